@@ -1,0 +1,43 @@
+"""Shared by the benchmarks: print a table and rewrite one marked section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import platform
+import re
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    table = Table(*header, title=title)
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    Console().print(table)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def update_section(name: str, body: str, command: str) -> None:
+    """Replace the text between ``<!-- begin:name -->`` and ``<!-- end:name -->`` (appending it if absent)."""
+    stamp = f"_Measured {time.strftime('%Y-%m-%d')} on {machine()} with `{command}`._"
+    block = f"<!-- begin:{name} -->\n{stamp}\n\n{body.strip()}\n<!-- end:{name} -->"
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"<!-- begin:{re.escape(name)} -->.*?<!-- end:{re.escape(name)} -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")

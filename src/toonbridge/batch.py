@@ -1,0 +1,91 @@
+"""Running one operation over many input files: expand folders and globs, show progress, go on past bad files,
+report each failure as one line on stderr, and remember whether anything failed."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from toonbridge.errors import ToonbridgeError
+from toonbridge.imageio import is_image_path
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders become their image files (recursively, sorted); unmatched globs stay as given so
+    that they are reported as missing rather than silently dropped."""
+    paths: list[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)))
+        elif not path.exists() and glob.has_magic(str(raw)):
+            matches = sorted(Path(m) for m in glob.glob(str(raw), recursive=True))
+            paths.extend(matches or [path])
+        else:
+            paths.append(path)
+    return paths
+
+
+@dataclass
+class BatchReport:
+    succeeded: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
+
+
+def report_failure(label: str, reason: str) -> None:
+    # Plain print, not rich: rich wraps long lines, and a failure must stay one line that scripts can grep.
+    print(f"error: {label}: {reason}", file=sys.stderr, flush=True)
+
+
+def run_batch(items: list, work: Callable[[object], None], *, description: str, label: Callable[[object], str] = str,
+              show_progress: bool | None = None) -> BatchReport:
+    """Call ``work(item)`` for each item; a :class:`ToonbridgeError` (or any other error) marks that item failed."""
+    report = BatchReport()
+    with _progress(show_progress) as progress:
+        task = progress.add_task(description, total=len(items))
+        for item in items:
+            try:
+                work(item)
+                report.succeeded += 1
+            except ToonbridgeError as error:
+                report.failures.append((label(item), str(error)))
+                report_failure(label(item), str(error))
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:  # a bug, not the user's fault: still one line, the trace on request
+                reason = f"internal error ({type(error).__name__}: {error}); set TOONBRIDGE_DEBUG=1 for details"
+                report.failures.append((label(item), reason))
+                report_failure(label(item), reason)
+                if os.environ.get("TOONBRIDGE_DEBUG"):
+                    traceback.print_exc()
+            progress.advance(task)
+    return report
+
+
+def _progress(show: bool | None) -> Progress:
+    if show is None:
+        show = sys.stderr.isatty()
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not show,
+    )
+
+
+def iter_with_progress(items: list, description: str, show: bool | None = None) -> Iterator:
+    with _progress(show) as progress:
+        yield from progress.track(items, description=description)

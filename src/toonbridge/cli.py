@@ -1,0 +1,196 @@
+"""The ``toonbridge`` command line. Each command is a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from toonbridge.batch import expand_inputs, report_failure, run_batch
+from toonbridge.errors import NoFaceFound, ToonbridgeError
+
+app = typer.Typer(help="toonbridge: face photos to cartoon faces and back.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(help="Prepare and inspect training data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+Photos = Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.",
+                                             show_default=False)]
+Detector = Annotated[str, typer.Option(help="auto (HOG, CNN where HOG finds nothing), hog or cnn.")]
+Progress = Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")]
+
+
+def _finish(failed: int, total: int) -> None:
+    if failed:
+        print(f"{failed} of {total} input(s) failed", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@app.command()
+def detect(
+    photos: Photos,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: per file its faces (box, score, 68 landmarks).")] = False,
+    detector: Detector = "auto",
+    progress: Progress = None,
+) -> None:
+    """Find every face in each photo, with a box, a score and 68 landmarks."""
+    from toonbridge.faces import DetectorConfig, FaceDetector
+
+    find_faces = _make(lambda: FaceDetector(DetectorConfig(method=detector)))
+    paths = expand_inputs(photos)
+    results: list[dict] = []
+
+    def work(path: Path) -> None:
+        entry = {"file": str(path), "faces": []}
+        results.append(entry)
+        try:
+            entry["faces"] = [face.to_dict() for face in find_faces(path)]
+        except ToonbridgeError as error:
+            entry["error"] = str(error)
+            raise
+        if not entry["faces"]:
+            # Not a failure (the answer is "no faces"), but worth saying where a person reads it.
+            print(f"note: {path}: no face found", file=sys.stderr)
+
+    report = run_batch(paths, work, description="detecting", show_progress=progress and not as_json)
+    if as_json:
+        print(json.dumps(results))
+    else:
+        _print_faces_table(results)
+    _finish(len(report.failures), len(paths))
+
+
+def _print_faces_table(results: list[dict]) -> None:
+    table = Table("face", "box (x0, y0, x1, y1)", "score", "detector")
+    table.add_column("file", overflow="fold")
+    for entry in results:
+        for index, face in enumerate(entry["faces"]):
+            table.add_row(str(index), ", ".join(f"{v:.0f}" for v in face["box"]), f"{face['score']:.2f}",
+                          face["detector"], entry["file"])
+    if table.row_count:
+        console.print(table)
+
+
+@app.command()
+def align(
+    photos: Photos,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for DIR/<stem>_<face-index>.png.")],
+    template: Annotated[str, typer.Option(help="Template name (see `toonbridge templates`) or a .json file.")] = "bitmoji",
+    detector: Detector = "auto",
+    progress: Progress = None,
+) -> None:
+    """Detect every face and write each aligned to a style's template."""
+    from toonbridge.faces import DetectorConfig, FaceDetector, align_face, get_template
+    from toonbridge.imageio import load_image, save_image
+
+    chosen = _make(lambda: get_template(template))
+    find_faces = _make(lambda: FaceDetector(DetectorConfig(method=detector)))
+    paths = expand_inputs(photos)
+
+    def work(path: Path) -> None:
+        image = load_image(path)
+        faces = find_faces(image)
+        if not faces:
+            raise NoFaceFound("no face found")
+        for index, face in enumerate(faces):
+            save_image(align_face(image, face, chosen).image, output / f"{path.stem}_{index}.png")
+
+    report = run_batch(paths, work, description=f"aligning to '{template}'", show_progress=progress)
+    _finish(len(report.failures), len(paths))
+
+
+@app.command()
+def templates() -> None:
+    """List the alignment templates."""
+    from toonbridge.faces import get_template, template_names
+
+    table = Table("name", "size", "source")
+    for name in template_names():
+        template = get_template(name)
+        table.add_row(name, f"{template.size[0]}×{template.size[1]}", template.source)
+    console.print(table)
+
+
+@data_app.command("prepare")
+def data_prepare(
+    raw_dir: Annotated[Path, typer.Argument(help="Folder of arbitrary photos (searched recursively).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Training-set folder to write (resumable).")],
+    template: Annotated[str, typer.Option(help="Alignment template.")] = "bitmoji",
+    faces: Annotated[str, typer.Option(help="all faces of each photo, or only the largest.")] = "all",
+    max_upscale: Annotated[float, typer.Option(help="Skip faces that would be enlarged more than this.")] = 2.0,
+    detector: Detector = "auto",
+    progress: Progress = None,
+) -> None:
+    """Align a folder of photos into a training set with a manifest; unreadable or face-less files are listed."""
+    from toonbridge.data.prepare import PrepareOptions, prepare_folder
+
+    if faces not in ("all", "largest"):
+        _fail(f"--faces must be 'all' or 'largest', not {faces!r}")
+    options = PrepareOptions(template=template, faces=faces, max_upscale=max_upscale, detector=detector)
+    result = _make(lambda: prepare_folder(raw_dir, output, options, show_progress=progress))
+    console.print(f"{result.faces_written} aligned faces in {output / 'manifest.csv'}; "
+                  f"{len(result.skipped)} photo(s) skipped (listed in {output / 'skipped.csv'})", highlight=False)
+    _finish(len(result.report.failures), result.photos)
+
+
+@data_app.command("info")
+def data_info(
+    domain: Annotated[str, typer.Argument(help="A registered domain (e.g. celeba2bitmoji/photo), manifest or folder.")],
+    where: Annotated[Optional[list[str]], typer.Option("--where", help="Label filter key=value (repeatable).")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Root of the named datasets (default ../shared/data).")] = None,
+) -> None:
+    """Count a domain's images per split and per label value."""
+    from collections import Counter
+
+    from toonbridge.data import load_domain
+
+    selected = _make(lambda: load_domain(domain, data_root).where(*(where or [])))
+    table = Table("split", "images", *sorted(selected.label_names))
+    for split in ("train", "val", "all"):
+        part = selected.split(split)
+        counts = [", ".join(f"{k}: {v}" for k, v in sorted(Counter(s.labels.get(n, "") for s in part).items())[:8])
+                  for n in sorted(selected.label_names)]
+        table.add_row(split, str(len(part)), *counts)
+    console.print(table)
+
+
+def _make(build):
+    """Run a setup step; a user error becomes one line and exit code 2."""
+    try:
+        return build()
+    except ToonbridgeError as error:
+        _fail(str(error))
+    except ValueError as error:
+        _fail(str(error))
+
+
+def _fail(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except ToonbridgeError as error:
+        report_failure("toonbridge", str(error))
+        sys.exit(1)
+    except Exception as error:
+        if os.environ.get("TOONBRIDGE_DEBUG"):
+            raise
+        report_failure("toonbridge", f"internal error ({type(error).__name__}: {error}); set TOONBRIDGE_DEBUG=1 for details")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""The face pipeline: detect faces with 68 landmarks, align them to a style's template, paste results back."""
+
+from toonbridge.faces.align import AlignedFace, align_face, align_faces, similarity_transform
+from toonbridge.faces.detect import DetectorConfig, Face, FaceDetector, detect
+from toonbridge.faces.landmarks import five_from_68, flip_landmarks
+from toonbridge.faces.paste import paste_back
+from toonbridge.faces.templates import Template, get_template, register_template, template_names
+
+__all__ = [
+    "AlignedFace",
+    "DetectorConfig",
+    "Face",
+    "FaceDetector",
+    "Template",
+    "align_face",
+    "align_faces",
+    "detect",
+    "five_from_68",
+    "flip_landmarks",
+    "get_template",
+    "paste_back",
+    "register_template",
+    "similarity_transform",
+    "template_names",
+]

@@ -1,0 +1,137 @@
+"""Alignment: a similarity transform (rotation, uniform scale, translation) from 5 face points to a template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from toonbridge.errors import FaceTooSmall
+from toonbridge.faces.detect import Face
+from toonbridge.faces.templates import Template, get_template
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    image: np.ndarray = field(repr=False)  # template-sized RGB uint8
+    matrix: np.ndarray = field(repr=False)  # 2×3, photo pixel -> aligned pixel
+    template: Template
+    landmarks5: np.ndarray = field(repr=False)  # the source points mapped into the aligned image
+
+    @property
+    def scale(self) -> float:
+        """Aligned pixels per photo pixel (>1 means the face was enlarged)."""
+        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares similarity transform (Umeyama 1991, no reflection) mapping ``source`` onto ``target``; 2×3."""
+    source = np.asarray(source, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    source_centred, target_centred = source - source_mean, target - target_mean
+    variance = (source_centred**2).sum() / len(source)
+    if variance < 1e-12:
+        raise ValueError("landmarks are degenerate (all points coincide)")
+    covariance = target_centred.T @ source_centred / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1.0
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / variance
+    translation = target_mean - scale * rotation @ source_mean
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert_transform(matrix: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
+
+
+def align_face(
+    image: np.ndarray,
+    face: Face | np.ndarray,
+    template: str | Template = "bitmoji",
+    *,
+    max_upscale: float | None = None,
+    padding: Literal["blur", "reflect"] = "blur",
+) -> AlignedFace:
+    """Warp the face into the template's canonical frame.
+
+    ``face`` is a :class:`Face` or 5 points in the template's order. Downscaling goes through an image pyramid
+    first so that small aligned faces from large photos are not aliased. ``max_upscale`` rejects faces that would
+    be enlarged more than that factor (:class:`FaceTooSmall`).
+
+    Where the template reaches past the photo's edge, ``padding="reflect"`` mirrors the photo; ``"blur"`` (the
+    default, as in FFHQ's alignment) also blurs the mirrored part and fades it to the photo's median colour, so a
+    face near the edge does not get mirrored ghost features a model could mistake for real ones.
+    """
+    template = get_template(template)
+    points = face.landmarks5 if isinstance(face, Face) else np.asarray(face, dtype=np.float64)
+    matrix = similarity_transform(points, template.points5)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if max_upscale is not None and scale > max_upscale:
+        raise FaceTooSmall(
+            f"face too small: eyes {template.eye_distance / scale:.0f} px apart, would be enlarged {scale:.1f}× "
+            f"(limit {max_upscale:g}×)"
+        )
+    aligned = _warp_antialiased(image, matrix, template.size)
+    if padding == "blur":
+        aligned = _soften_padding(aligned, image.shape[:2], matrix)
+    return AlignedFace(image=aligned, matrix=matrix, template=template, landmarks5=apply_transform(matrix, points))
+
+
+def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    source, matrix = _crop_around_target(image, matrix, size)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    while scale < 0.5 and min(source.shape[:2]) >= 4:
+        # pyrDown: pixel centre x in the half image sits at 2x + 0.5 in the full one.
+        source = cv2.pyrDown(source)
+        matrix = matrix @ np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
+        scale *= 2.0
+    return cv2.warpAffine(source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _soften_padding(aligned: np.ndarray, photo_shape: tuple[int, int], matrix: np.ndarray) -> np.ndarray:
+    height, width = aligned.shape[:2]
+    inside = cv2.warpAffine(np.ones(photo_shape, np.uint8), matrix, (width, height), flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if inside.all():
+        return aligned
+    size = max(width, height)
+    outside_distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)  # pixels to the nearest photo pixel
+    ramp = np.clip(outside_distance / (0.15 * size), 0.0, 1.0)[:, :, None]
+    result = aligned.astype(np.float32)
+    blurred = cv2.GaussianBlur(result, (0, 0), sigmaX=0.02 * size + 0.5)
+    padded = (1 - inside)[:, :, None].astype(np.float32)
+    result += (blurred - result) * padded
+    median = np.median(aligned[inside.astype(bool)], axis=0) if inside.any() else result.reshape(-1, 3).mean(0)
+    result += (median.astype(np.float32) - result) * ramp
+    return np.clip(np.round(result), 0, 255).astype(np.uint8)
+
+
+def _crop_around_target(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]):
+    """Cut the photo down to the region the template maps from (plus a margin), so big photos warp fast."""
+    width, height = size
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], dtype=np.float64)
+    footprint = apply_transform(invert_transform(matrix), corners)
+    margin = 0.1 * (footprint.max(axis=0) - footprint.min(axis=0)).max() + 4
+    x0, y0 = np.floor(footprint.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(footprint.max(axis=0) + margin).astype(int)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, image.shape[1]), min(y1, image.shape[0])
+    if x1 - x0 < 2 or y1 - y0 < 2:  # the face lies (almost) outside the photo: warp from the whole photo
+        return image, matrix
+    shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+    return image[y0:y1, x0:x1], matrix @ shift
+
+
+def align_faces(image: np.ndarray, faces: list[Face], template: str | Template = "bitmoji") -> list[AlignedFace]:
+    return [align_face(image, face, template) for face in faces]

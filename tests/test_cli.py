@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import HOSTILE, SAMPLE
+from toonbridge.cli import app
+from toonbridge.data import read_manifest
+from toonbridge.faces import get_template
+
+runner = CliRunner()
+
+
+def test_detect_json_schema():
+    result = runner.invoke(app, ["detect", str(SAMPLE), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [entry["file"] for entry in data] == [str(SAMPLE)]
+    (face,) = data[0]["faces"]
+    assert set(face) >= {"box", "score", "landmarks68"}
+    assert len(face["box"]) == 4 and face["box"][0] < face["box"][2]
+    assert np.array(face["landmarks68"]).shape == (68, 2)
+
+
+def test_detect_table_and_no_face_is_not_a_failure():
+    result = runner.invoke(app, ["detect", str(SAMPLE), str(HOSTILE / "no_face.png")])
+    assert result.exit_code == 0
+    assert "astronaut" in result.stdout
+    assert "no_face.png: no face found" in result.stderr
+
+
+def test_align_writes_one_file_per_face(tmp_path):
+    pair = tmp_path / "pair.png"
+    rgb = np.asarray(Image.open(SAMPLE))
+    Image.fromarray(np.concatenate([rgb, rgb[:, ::-1]], axis=1)).save(pair)
+    result = runner.invoke(app, ["align", str(pair), str(SAMPLE), "-o", str(tmp_path / "out"), "--template", "anime"])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["astronaut_0.png", "pair_0.png", "pair_1.png"]
+    assert Image.open(tmp_path / "out" / "pair_1.png").size == get_template("anime").size
+
+
+def test_unknown_template_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["align", str(SAMPLE), "-o", str(tmp_path), "--template", "picasso"])
+    assert result.exit_code == 2
+    assert "unknown template 'picasso'" in result.stderr and "Traceback" not in result.output
+
+
+def test_templates_command_lists_builtins():
+    result = runner.invoke(app, ["templates"])
+    assert result.exit_code == 0 and "bitmoji" in result.stdout and "anime" in result.stdout
+
+
+def test_data_prepare_writes_a_manifest_lists_skips_and_resumes(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "sub").mkdir(parents=True)
+    (raw / "sub" / "astronaut.jpg").write_bytes(SAMPLE.read_bytes())
+    for name in ("no_face.png", "text_named.jpg", "cmyk.jpg"):
+        (raw / name).write_bytes((HOSTILE / name).read_bytes())
+    out = tmp_path / "set"
+    result = runner.invoke(app, ["data", "prepare", str(raw), "-o", str(out), "--template", "bitmoji"])
+    assert result.exit_code == 1  # two inputs could not be used
+    assert "no_face.png: no face found" in result.stderr and "text_named.jpg: not an image" in result.stderr
+    samples = read_manifest(out / "manifest.csv")
+    assert sorted(s.name for s in samples) == ["images/cmyk_0.png", "images/sub__astronaut_0.png"]
+    assert all(Image.open(s.path).size == (128, 128) for s in samples)
+    template = get_template("bitmoji")
+    assert all(np.linalg.norm(s.landmarks5 - template.points5, axis=1).mean() < 5 for s in samples)
+    skipped = (out / "skipped.csv").read_text()
+    assert "no_face.png" in skipped and "text_named.jpg" in skipped
+
+    # A second run finds everything done except the unreadable file, which is retried (and fails again).
+    (raw / "late.jpg").write_bytes(SAMPLE.read_bytes())
+    again = runner.invoke(app, ["data", "prepare", str(raw), "-o", str(out)])
+    assert again.stderr.count("error:") == 1 and "text_named.jpg" in again.stderr
+    assert len(read_manifest(out / "manifest.csv")) == 3
+
+
+def test_console_script_reports_bad_input_without_traceback(tmp_path):
+    """The installed entry point, as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "toonbridge.cli", "align", str(HOSTILE / "truncated.jpg"),
+                             str(SAMPLE), "-o", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {HOSTILE / 'truncated.jpg'}: cannot decode image")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut_0.png"]

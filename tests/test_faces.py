@@ -1,0 +1,193 @@
+import numpy as np
+import pytest
+
+from toonbridge.errors import FaceTooSmall, UnknownName
+from toonbridge.faces import (
+    DetectorConfig,
+    FaceDetector,
+    Template,
+    align_face,
+    detect,
+    five_from_68,
+    flip_landmarks,
+    get_template,
+    paste_back,
+    register_template,
+    similarity_transform,
+    template_names,
+)
+from toonbridge.faces.align import apply_transform
+from toonbridge.faces.landmarks import FLIP_PERMUTATION_68
+from toonbridge.faces.paste import feather_mask
+
+
+def rotation_matrix(angle_degrees, scale, shift):
+    angle = np.radians(angle_degrees)
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return np.hstack([linear, np.array(shift, float)[:, None]])
+
+
+def test_similarity_transform_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 100, (5, 2))
+    truth = rotation_matrix(23, 1.7, (5, -9))
+    estimated = similarity_transform(source, apply_transform(truth, source))
+    assert np.allclose(estimated, truth, atol=1e-9)
+
+
+def test_similarity_transform_never_reflects():
+    source = np.array([[0, 0], [10, 1], [4, 6], [1, 12], [9, 10]], float)
+    mirrored = source * [-1, 1]
+    estimated = similarity_transform(source, mirrored)
+    assert np.linalg.det(estimated[:, :2]) > 0
+
+
+def test_five_points_from_68():
+    points = np.arange(136, dtype=float).reshape(68, 2)
+    five = five_from_68(points)
+    assert np.allclose(five[0], points[36:42].mean(0)) and np.allclose(five[1], points[42:48].mean(0))
+    assert np.allclose(five[2:], points[[30, 48, 54]])
+
+
+def test_flip_permutation_is_an_involution_and_flip_twice_is_identity():
+    assert sorted(FLIP_PERMUTATION_68) == list(range(68))
+    assert np.array_equal(FLIP_PERMUTATION_68[FLIP_PERMUTATION_68], np.arange(68))
+    points = np.random.default_rng(1).uniform(0, 50, (68, 2))
+    assert np.allclose(flip_landmarks(flip_landmarks(points, 64), 64), points)
+
+
+def test_flipped_photo_gives_flipped_landmarks(sample_rgb, sample_face):
+    """The real check of the 68-point flip table: detect on the mirrored photo."""
+    mirrored = detect(np.ascontiguousarray(sample_rgb[:, ::-1]))
+    assert len(mirrored) == 1
+    expected = flip_landmarks(sample_face.landmarks68, sample_rgb.shape[1])
+    eye_distance = np.linalg.norm(expected[36] - expected[45])
+    assert np.linalg.norm(mirrored[0].landmarks68 - expected, axis=1).mean() < 0.08 * eye_distance
+
+
+def test_sample_has_one_face_and_auto_rejects_the_weak_hog_hit(sample_rgb, sample_face):
+    # The astronaut's mission patch is a weak HOG hit; auto mode asks the CNN and drops it.
+    assert len(FaceDetector(DetectorConfig(method="hog"))(sample_rgb)) == 2
+    assert sample_face.detector == "hog" and sample_face.score > 1
+    x0, y0, x1, y1 = sample_face.box
+    assert 150 < (x0 + x1) / 2 < 300 and 60 < (y0 + y1) / 2 < 200  # her face, not the patch
+    assert sample_face.landmarks68.shape == (68, 2)
+
+
+def test_cnn_detector_finds_the_same_face(sample_rgb, sample_face):
+    faces = FaceDetector(DetectorConfig(method="cnn"))(sample_rgb)
+    assert len(faces) == 1 and faces[0].detector == "cnn"
+    eye_distance = np.linalg.norm(sample_face.landmarks5[0] - sample_face.landmarks5[1])
+    assert np.linalg.norm(faces[0].landmarks5 - sample_face.landmarks5, axis=1).max() < 0.15 * eye_distance
+
+
+def test_every_face_left_to_right(sample_rgb):
+    pair = np.concatenate([sample_rgb[:, ::-1], sample_rgb], axis=1)
+    faces = detect(pair)
+    assert len(faces) == 2
+    assert faces[0].box[0] < faces[1].box[0]
+
+
+def test_blank_tiny_and_noise_images_have_no_faces():
+    assert detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert detect(np.full((200, 300, 3), 128, np.uint8)) == []
+
+
+def test_face_json_shape(sample_face):
+    data = sample_face.to_dict()
+    assert len(data["box"]) == 4 and len(data["landmarks68"]) == 68
+    assert all(len(point) == 2 for point in data["landmarks68"]) and isinstance(data["score"], float)
+
+
+def test_builtin_templates_and_registry():
+    assert {"anime", "bitmoji"} <= set(template_names())
+    assert get_template("bitmoji").size == (128, 128) and get_template("anime").size == (256, 256)
+    with pytest.raises(UnknownName, match="unknown template 'nope'"):
+        get_template("nope")
+    custom = Template("test-square", (64, 64), get_template("bitmoji").points5 / 2)
+    register_template(custom)
+    assert get_template("test-square") is custom
+    with pytest.raises(ValueError, match="already registered"):
+        register_template(custom)
+
+
+def test_template_from_a_json_file(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(Template("mine", (96, 96), get_template("bitmoji").points5 * 0.75).to_json())
+    assert get_template(str(path)).size == (96, 96)
+    (tmp_path / "bad.json").write_text('{"name": "bad"}')
+    with pytest.raises(UnknownName, match="not a valid template"):
+        get_template(str(tmp_path / "bad.json"))
+    with pytest.raises(UnknownName, match="template file not found"):
+        get_template(str(tmp_path / "none.json"))
+
+
+@pytest.mark.parametrize("template_name", ["bitmoji", "anime"])
+def test_aligned_face_lands_on_the_template(sample_rgb, sample_face, template_name):
+    template = get_template(template_name)
+    aligned = align_face(sample_rgb, sample_face, template_name)
+    assert aligned.image.shape == (template.size[1], template.size[0], 3)
+    # A similarity cannot absorb her broad smile: the points land near, not exactly on, the template.
+    assert np.linalg.norm(aligned.landmarks5 - template.points5, axis=1).mean() < 0.15 * template.eye_distance
+    # The real test: detecting again on the aligned image finds the face where the template says.
+    again = FaceDetector(DetectorConfig(method="hog"))(aligned.image)
+    assert len(again) == 1
+    assert np.linalg.norm(again[0].landmarks5 - template.points5, axis=1).mean() < 0.15 * template.eye_distance
+
+
+def test_downscaling_is_antialiased(sample_rgb):
+    """A face from a 4× photo aligned to 128 px matches the one from the original photo (the pyramid path)."""
+    import cv2
+
+    big = cv2.resize(sample_rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    face = detect(sample_rgb)[0]
+    small = align_face(sample_rgb, face, "bitmoji").image.astype(float)
+    from_big = align_face(big, face.landmarks5 * 4 + 1.5, "bitmoji")
+    assert from_big.scale < 0.5
+    assert np.abs(from_big.image.astype(float) - small).mean() < 6
+
+
+def test_face_too_small_is_refused(sample_rgb, sample_face):
+    with pytest.raises(FaceTooSmall, match="face too small"):
+        align_face(sample_rgb, sample_face, "anime", max_upscale=1.0)
+
+
+def test_feather_mask():
+    mask = feather_mask(64, 32, 0.25)
+    assert mask.shape == (32, 64)
+    assert mask[16, 32] == 1.0 and mask[0, 0] < 0.05
+    assert np.all(np.diff(mask[16, :32]) >= 0)  # rises monotonically towards the centre
+
+
+def test_paste_back_of_the_unchanged_face_restores_the_photo(sample_rgb, sample_face):
+    aligned = align_face(sample_rgb, sample_face, "anime")
+    restored = paste_back(sample_rgb, [(aligned, aligned.image)])
+    x0, y0, x1, y1 = (int(v) for v in sample_face.box)
+    error = np.abs(restored.astype(int) - sample_rgb.astype(int))
+    assert error[y0:y1, x0:x1].mean() < 4  # resampled twice: close, not identical
+    assert error[400:, :100].max() == 0  # far from the face nothing moves
+
+
+def test_paste_back_replaces_the_face_and_accepts_other_resolutions(sample_rgb, sample_face):
+    aligned = align_face(sample_rgb, sample_face, "bitmoji")
+    green = np.zeros((256, 256, 3), np.uint8)
+    green[..., 1] = 255  # a model working at twice the template's resolution
+    result = paste_back(sample_rgb, [(aligned, green)])
+    nose_x, nose_y = np.round(sample_face.landmarks5[2]).astype(int)
+    assert result[nose_y, nose_x].tolist() == [0, 255, 0]
+    assert np.array_equal(result[450:, 450:], sample_rgb[450:, 450:])
+
+
+def test_padding_past_the_photo_edge_is_blurred_not_mirrored(sample_rgb, sample_face):
+    left = int(sample_face.landmarks5[0, 0]) - 20  # cut the photo just left of her eye
+    cut = np.ascontiguousarray(sample_rgb[:, left:])
+    points = sample_face.landmarks5 - [left, 0]
+    mirrored = align_face(cut, points, "anime", padding="reflect")
+    softened = align_face(cut, points, "anime", padding="blur")
+    inside = (apply_transform(np.linalg.inv(np.vstack([mirrored.matrix, [0, 0, 1]]))[:2],
+                              np.stack(np.meshgrid(np.arange(256), np.arange(256)), -1).reshape(-1, 2))[:, 0] >= 1).reshape(256, 256)
+    assert inside.mean() < 0.9  # the template does reach past the edge
+    assert np.array_equal(mirrored.image[inside], softened.image[inside])  # the photo itself is untouched
+    outside = ~inside
+    outside[:, :8] = False  # the far edge, where the mirrored strip is thinnest
+    assert softened.image[outside].std(axis=0).mean() < 0.6 * mirrored.image[outside].std(axis=0).mean()
