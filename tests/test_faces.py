@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from toonbridge.errors import FaceTooSmall, UnknownName
+from toonbridge.errors import FaceTooSmall, NoFaceFound, UnknownName
 from toonbridge.faces import (
     DetectorConfig,
     FaceDetector,
     Template,
     align_face,
+    align_faces,
     detect,
     five_from_68,
     flip_landmarks,
@@ -145,6 +146,13 @@ def test_downscaling_is_antialiased(sample_rgb):
     from_big = align_face(big, face.landmarks5 * 4 + 1.5, "bitmoji")
     assert from_big.scale < 0.5
     assert np.abs(from_big.image.astype(float) - small).mean() < 6
+
+
+def test_align_faces_detects_when_not_given_faces(sample_rgb):
+    (aligned,) = align_faces(sample_rgb, template="anime")
+    assert aligned.image.shape == (256, 256, 3)
+    with pytest.raises(NoFaceFound, match="no face found"):
+        align_faces(np.full((64, 64, 3), 90, np.uint8))
 
 
 def test_face_too_small_is_refused(sample_rgb, sample_face):

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from toonbridge.batch import expand_inputs, report_failure, run_batch
-from toonbridge.errors import NoFaceFound, ToonbridgeError
+from toonbridge.errors import ToonbridgeError
 
 app = typer.Typer(help="toonbridge: face photos to cartoon faces and back.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -87,7 +87,7 @@ def align(
     progress: Progress = None,
 ) -> None:
     """Detect every face and write each aligned to a style's template."""
-    from toonbridge.faces import DetectorConfig, FaceDetector, align_face, get_template
+    from toonbridge.faces import DetectorConfig, FaceDetector, align_faces, get_template
     from toonbridge.imageio import load_image, save_image
 
     chosen = _make(lambda: get_template(template))
@@ -96,11 +96,8 @@ def align(
 
     def work(path: Path) -> None:
         image = load_image(path)
-        faces = find_faces(image)
-        if not faces:
-            raise NoFaceFound("no face found")
-        for index, face in enumerate(faces):
-            save_image(align_face(image, face, chosen).image, output / f"{path.stem}_{index}.png")
+        for index, aligned in enumerate(align_faces(image, find_faces(image), chosen)):
+            save_image(aligned.image, output / f"{path.stem}_{index}.png")
 
     report = run_batch(paths, work, description=f"aligning to '{template}'", show_progress=progress)
     _finish(len(report.failures), len(paths))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toonbridge.faces.detect import Face
+from toonbridge.faces.detection import Face
 from toonbridge.faces.landmarks import inter_ocular_distance_68, normalised_mean_error
 
 

@@ -1,7 +1,7 @@
 """The face pipeline: detect faces with 68 landmarks, align them to a style's template, paste results back."""
 
 from toonbridge.faces.align import AlignedFace, align_face, align_faces, similarity_transform
-from toonbridge.faces.detect import DetectorConfig, Face, FaceDetector, detect
+from toonbridge.faces.detection import DetectorConfig, Face, FaceDetector, detect
 from toonbridge.faces.landmarks import five_from_68, flip_landmarks
 from toonbridge.faces.paste import paste_back
 from toonbridge.faces.templates import Template, get_template, register_template, template_names

@@ -8,8 +8,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from toonbridge.errors import FaceTooSmall
-from toonbridge.faces.detect import Face
+from toonbridge.errors import FaceTooSmall, NoFaceFound
+from toonbridge.faces.detection import Face, detect
 from toonbridge.faces.templates import Template, get_template
 
 
@@ -133,5 +133,11 @@ def _crop_around_target(image: np.ndarray, matrix: np.ndarray, size: tuple[int, 
     return image[y0:y1, x0:x1], matrix @ shift
 
 
-def align_faces(image: np.ndarray, faces: list[Face], template: str | Template = "bitmoji") -> list[AlignedFace]:
-    return [align_face(image, face, template) for face in faces]
+def align_faces(image: np.ndarray, faces: list[Face] | None = None, template: str | Template = "bitmoji",
+                **options) -> list[AlignedFace]:
+    """Align the given faces, or every face detected in ``image``; :class:`NoFaceFound` if there is none."""
+    if faces is None:
+        faces = detect(image)
+    if not faces:
+        raise NoFaceFound("no face found")
+    return [align_face(image, face, template, **options) for face in faces]
