@@ -43,6 +43,16 @@ def test_align_writes_one_file_per_face(tmp_path):
     assert Image.open(tmp_path / "out" / "pair_1.png").size == get_template("anime").size
 
 
+def test_inputs_with_the_same_stem_do_not_overwrite_each_other(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "me.jpg").write_bytes(SAMPLE.read_bytes())
+    result = runner.invoke(app, ["align", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["me-2_0.png", "me_0.png"]
+    assert "also named 'me'" in result.stderr
+
+
 def test_unknown_template_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["align", str(SAMPLE), "-o", str(tmp_path), "--template", "picasso"])
     assert result.exit_code == 2
@@ -72,11 +82,16 @@ def test_data_prepare_writes_a_manifest_lists_skips_and_resumes(tmp_path):
     skipped = (out / "skipped.csv").read_text()
     assert "no_face.png" in skipped and "text_named.jpg" in skipped
 
-    # A second run finds everything done except the unreadable file, which is retried (and fails again).
+    # A second run finds everything done except the unreadable file, which is retried (and fails again). The
+    # journal's last line was cut short by a kill: it is ignored, not fatal.
+    with (out / ".prepare-journal.jsonl").open("a") as journal:
+        journal.write('{"source": "late.jp')
     (raw / "late.jpg").write_bytes(SAMPLE.read_bytes())
     again = runner.invoke(app, ["data", "prepare", str(raw), "-o", str(out)])
     assert again.stderr.count("error:") == 1 and "text_named.jpg" in again.stderr
     assert len(read_manifest(out / "manifest.csv")) == 3
+    third = runner.invoke(app, ["data", "prepare", str(raw), "-o", str(out)])
+    assert third.stderr.count("error:") == 1 and len(read_manifest(out / "manifest.csv")) == 3
 
 
 def test_console_script_reports_bad_input_without_traceback(tmp_path):
@@ -88,3 +103,21 @@ def test_console_script_reports_bad_input_without_traceback(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {HOSTILE / 'truncated.jpg'}: cannot decode image")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut_0.png"]
+
+
+def test_data_prepare_with_two_workers_writes_the_same_set(tmp_path):
+    from toonbridge.data.prepare import prepare_folder
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("cmyk.jpg", "rgba.png", "no_face.png", "empty.jpg"):
+        (raw / name).write_bytes((HOSTILE / name).read_bytes())
+    (raw / "astronaut.jpg").write_bytes(SAMPLE.read_bytes())
+    serial = prepare_folder(raw, tmp_path / "one", show_progress=False)
+    parallel = prepare_folder(raw, tmp_path / "two", show_progress=False, workers=2)
+    assert serial.faces_written == parallel.faces_written == 3
+    assert sorted(serial.skipped) == sorted(parallel.skipped) and len(serial.skipped) == 2
+    assert (tmp_path / "one" / "manifest.csv").read_text() == (tmp_path / "two" / "manifest.csv").read_text()
+    for sample in read_manifest(tmp_path / "one" / "manifest.csv"):
+        other = tmp_path / "two" / sample.name
+        assert np.array_equal(np.asarray(Image.open(sample.path)), np.asarray(Image.open(other)))

@@ -100,3 +100,5 @@ def test_save_is_atomic_and_rejects_unknown_extension(sample_rgb, tmp_path):
     assert list(tmp_path.iterdir()) == []
     save_image(sample_rgb, tmp_path / "deep" / "x.png")
     assert [p.name for p in (tmp_path / "deep").iterdir()] == ["x.png"]  # no temporary file left behind
+    (tmp_path / "plain.txt").write_text("")  # what open() gives under this umask
+    assert (tmp_path / "deep" / "x.png").stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777

@@ -3,11 +3,14 @@ report each failure as one line on stderr, and remember whether anything failed.
 
 from __future__ import annotations
 
+import functools
 import glob
+import multiprocessing
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,29 +51,51 @@ def report_failure(label: str, reason: str) -> None:
     print(f"error: {label}: {reason}", file=sys.stderr, flush=True)
 
 
-def run_batch(items: list, work: Callable[[object], None], *, description: str, label: Callable[[object], str] = str,
-              show_progress: bool | None = None) -> BatchReport:
-    """Call ``work(item)`` for each item; a :class:`ToonbridgeError` (or any other error) marks that item failed."""
+def run_batch(items: list, work: Callable[[object], object], *, description: str,
+              on_result: Callable[[object, object], None] | None = None, workers: int = 1,
+              label: Callable[[object], str] = str, show_progress: bool | None = None) -> BatchReport:
+    """Call ``work(item)`` for each item, then ``on_result(item, value)`` in this process.
+
+    An error from either marks that item failed: a :class:`ToonbridgeError` with its message, anything else as an
+    internal error. With ``workers > 1``, ``work`` runs in that many processes (it must be picklable: a module-level
+    function or a ``functools.partial`` of one); results still arrive in input order.
+    """
     report = BatchReport()
     with _progress(show_progress) as progress:
         task = progress.add_task(description, total=len(items))
-        for item in items:
+        for item, outcome in _outcomes(items, work, workers):
             try:
-                work(item)
+                value = outcome()
+                if on_result is not None:
+                    on_result(item, value)
                 report.succeeded += 1
             except ToonbridgeError as error:
                 report.failures.append((label(item), str(error)))
                 report_failure(label(item), str(error))
-            except KeyboardInterrupt:
-                raise
             except Exception as error:  # a bug, not the user's fault: still one line, the trace on request
                 reason = f"internal error ({type(error).__name__}: {error}); set TOONBRIDGE_DEBUG=1 for details"
                 report.failures.append((label(item), reason))
                 report_failure(label(item), reason)
                 if os.environ.get("TOONBRIDGE_DEBUG"):
-                    traceback.print_exc()
+                    traceback.print_exception(error)
             progress.advance(task)
     return report
+
+
+def _outcomes(items: list, work: Callable, workers: int) -> Iterator[tuple[object, Callable[[], object]]]:
+    """Pairs of (item, a call that returns its result or raises its error)."""
+    if workers <= 1 or len(items) < 2:
+        for item in items:
+            yield item, functools.partial(work, item)
+        return
+    # spawn, not fork: the parent may hold threads (torch, dlib) that a forked child would inherit half-locked.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = [(item, pool.submit(work, item)) for item in items]
+        for item, future in futures:
+            yield item, future.result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C, drop what has not started
 
 
 def _progress(show: bool | None) -> Progress:
@@ -85,7 +110,3 @@ def _progress(show: bool | None) -> Progress:
         disable=not show,
     )
 
-
-def iter_with_progress(items: list, description: str, show: bool | None = None) -> Iterator:
-    with _progress(show) as progress:
-        yield from progress.track(items, description=description)

@@ -59,7 +59,7 @@ def detect(
             # Not a failure (the answer is "no faces"), but worth saying where a person reads it.
             print(f"note: {path}: no face found", file=sys.stderr)
 
-    report = run_batch(paths, work, description="detecting", show_progress=progress and not as_json)
+    report = run_batch(paths, work, description="detecting", show_progress=progress)
     if as_json:
         print(json.dumps(results))
     else:
@@ -93,14 +93,27 @@ def align(
     chosen = _make(lambda: get_template(template))
     find_faces = _make(lambda: FaceDetector(DetectorConfig(method=detector)))
     paths = expand_inputs(photos)
+    stems = _unique_stems(paths)
 
     def work(path: Path) -> None:
         image = load_image(path)
         for index, aligned in enumerate(align_faces(image, find_faces(image), chosen)):
-            save_image(aligned.image, output / f"{path.stem}_{index}.png")
+            save_image(aligned.image, output / f"{stems[path]}_{index}.png")
 
     report = run_batch(paths, work, description=f"aligning to '{template}'", show_progress=progress)
     _finish(len(report.failures), len(paths))
+
+
+def _unique_stems(paths: list[Path]) -> dict[Path, str]:
+    """Output stems: the file's stem, or ``stem-2``, ``stem-3``… when several inputs share one (said on stderr)."""
+    stems: dict[Path, str] = {}
+    seen: dict[str, int] = {}
+    for path in paths:
+        count = seen[path.stem] = seen.get(path.stem, 0) + 1
+        stems[path] = path.stem if count == 1 else f"{path.stem}-{count}"
+        if count > 1:
+            print(f"note: {path}: another input is also named '{path.stem}'; writing '{stems[path]}_*'", file=sys.stderr)
+    return stems
 
 
 @app.command()
@@ -123,6 +136,7 @@ def data_prepare(
     faces: Annotated[str, typer.Option(help="all faces of each photo, or only the largest.")] = "all",
     max_upscale: Annotated[float, typer.Option(help="Skip faces that would be enlarged more than this.")] = 2.0,
     detector: Detector = "auto",
+    workers: Annotated[int, typer.Option(help="Processes aligning in parallel (each costs ~2 s to start).")] = 1,
     progress: Progress = None,
 ) -> None:
     """Align a folder of photos into a training set with a manifest; unreadable or face-less files are listed."""
@@ -131,9 +145,11 @@ def data_prepare(
     if faces not in ("all", "largest"):
         _fail(f"--faces must be 'all' or 'largest', not {faces!r}")
     options = PrepareOptions(template=template, faces=faces, max_upscale=max_upscale, detector=detector)
-    result = _make(lambda: prepare_folder(raw_dir, output, options, show_progress=progress))
-    console.print(f"{result.faces_written} aligned faces in {output / 'manifest.csv'}; "
-                  f"{len(result.skipped)} photo(s) skipped (listed in {output / 'skipped.csv'})", highlight=False)
+    if workers < 1:
+        _fail("--workers must be at least 1")
+    result = _make(lambda: prepare_folder(raw_dir, output, options, show_progress=progress, workers=workers))
+    print(f"{result.faces_written} aligned faces in {output / 'manifest.csv'}; "
+          f"{len(result.skipped)} photo(s) skipped (listed in {output / 'skipped.csv'})")
     _finish(len(result.report.failures), result.photos)
 
 

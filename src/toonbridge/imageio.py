@@ -12,7 +12,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,22 +26,21 @@ DEFAULT_MAX_PIXELS = 64_000_000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
-def load_image(source: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> np.ndarray:
+def load_image(source: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Return the image as an ``H×W×3`` RGB ``uint8`` array, upright according to its EXIF orientation.
 
-    Raises :class:`InvalidImage` (or :class:`ImageTooLarge`) with a one-line reason.
+    Raises :class:`InvalidImage` (or :class:`ImageTooLarge`) with a one-line reason. Files are read lazily: a huge
+    file is refused from its header without being read whole.
     """
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
     if isinstance(source, Image.Image):
         return _pil_to_rgb(source)
-    label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
-    data = _read_bytes(source, label)
     try:
-        with warnings.catch_warnings():
+        with _open_stream(source) as stream, warnings.catch_warnings():
             # We enforce our own pixel limit below; PIL's bomb warning would only add noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(stream)
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(
@@ -65,22 +64,22 @@ def load_image(source: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, name
         raise InvalidImage(f"cannot decode image ({_short(error)})") from None
 
 
-def _read_bytes(source: str | os.PathLike | bytes, label: str) -> bytes:
+def _open_stream(source: str | os.PathLike | bytes) -> BinaryIO:
     if isinstance(source, bytes):
-        data = source
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InvalidImage("file not found")
-        if path.is_dir():
-            raise InvalidImage("is a folder, not an image file")
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise InvalidImage(f"cannot read file ({error.strerror or error})") from None
-    if not data:
-        raise InvalidImage("empty file (0 bytes)")
-    return data
+        if not source:
+            raise InvalidImage("empty file (0 bytes)")
+        return io.BytesIO(source)
+    path = Path(source)
+    if not path.exists():
+        raise InvalidImage("file not found")
+    if path.is_dir():
+        raise InvalidImage("is a folder, not an image file")
+    try:
+        if path.stat().st_size == 0:
+            raise InvalidImage("empty file (0 bytes)")
+        return path.open("rb")
+    except OSError as error:
+        raise InvalidImage(f"cannot read file ({error.strerror or error})") from None
 
 
 def _short(error: Exception) -> str:
@@ -169,6 +168,16 @@ def save_image(image: np.ndarray | Image.Image, path: str | os.PathLike, **param
     return path
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it; done once, at import, before any threads exist
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by the owner only; outputs should get the permissions open() would give them.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def write_atomic(path: str | os.PathLike, write) -> None:
     """Call ``write(binary_file)`` on a temporary file next to ``path`` and rename it into place on success."""
     path = Path(path)
@@ -177,6 +186,7 @@ def write_atomic(path: str | os.PathLike, write) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
+        os.chmod(temporary, _FILE_MODE)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

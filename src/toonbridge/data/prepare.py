@@ -7,8 +7,8 @@ finished photo, so an interrupted run resumes where it stopped and a re-run only
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,8 +17,8 @@ import numpy as np
 
 from toonbridge.batch import BatchReport, expand_inputs, run_batch
 from toonbridge.data.manifest import Sample, csv_text, write_manifest
-from toonbridge.errors import DatasetError, FaceTooSmall, NoFaceFound
-from toonbridge.faces import FaceDetector, DetectorConfig, align_face, get_template
+from toonbridge.errors import DatasetError, FaceTooSmall, ToonbridgeError
+from toonbridge.faces import Template, align_face, detect, get_template
 from toonbridge.imageio import load_image, save_image, write_text_atomic
 
 JOURNAL = ".prepare-journal.jsonl"
@@ -42,7 +42,7 @@ class PrepareResult:
 
 
 def prepare_folder(raw_dir: str | Path, out_dir: str | Path, options: PrepareOptions = PrepareOptions(),
-                   show_progress: bool | None = None) -> PrepareResult:
+                   show_progress: bool | None = None, workers: int = 1) -> PrepareResult:
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise DatasetError(f"not a folder: {raw_dir}")
@@ -52,19 +52,16 @@ def prepare_folder(raw_dir: str | Path, out_dir: str | Path, options: PrepareOpt
         raise DatasetError(f"no image files in {raw_dir}")
     journal = _Journal(out_dir / JOURNAL)
     todo = [p for p in photos if _relative(p, raw_dir) not in journal.entries]
-    detector = FaceDetector(DetectorConfig(method=options.detector))
 
-    def process(photo: Path) -> None:
-        source = _relative(photo, raw_dir)
-        try:
-            rows = _align_photo(photo, source, out_dir, template, options, detector)
-        except (NoFaceFound, FaceTooSmall) as error:
-            journal.add(source, [], str(error))  # a finished photo with nothing usable: do not retry it
-            raise
-        journal.add(source, rows, None)
+    def record(photo: Path, outcome: tuple[list[dict], str | None]) -> None:
+        rows, skipped = outcome
+        journal.add(_relative(photo, raw_dir), rows, skipped)  # a photo with nothing usable is done too
+        if skipped:
+            raise ToonbridgeError(skipped)
 
-    report = run_batch(todo, process, description=f"aligning to '{template.name}'", label=lambda p: str(p),
-                       show_progress=show_progress)
+    work = functools.partial(_align_photo, raw_dir=raw_dir, out_dir=out_dir, template=template, options=options)
+    report = run_batch(todo, work, on_result=record, workers=workers,
+                       description=f"aligning to '{template.name}'", show_progress=show_progress)
     samples, skipped = journal.samples(out_dir)
     # Unreadable files are not journalled (they may be fixed and retried), but they are listed as skipped.
     for name, reason in report.failures:
@@ -75,28 +72,31 @@ def prepare_folder(raw_dir: str | Path, out_dir: str | Path, options: PrepareOpt
     return PrepareResult(photos=len(photos), faces_written=len(samples), skipped=skipped, report=report)
 
 
-def _align_photo(photo: Path, source: str, out_dir: Path, template, options: PrepareOptions, detector) -> list[dict]:
+def _align_photo(photo: Path, *, raw_dir: Path, out_dir: Path, template: Template, options: PrepareOptions
+                 ) -> tuple[list[dict], str | None]:
+    """Write every usable face of one photo; return the manifest rows and, if none was usable, why.
+
+    Runs in worker processes, so it takes only picklable arguments and returns plain data.
+    """
     image = load_image(photo)
-    faces = detector(image)
+    faces = detect(image, options.detector)
     if not faces:
-        raise NoFaceFound("no face found")
+        return [], "no face found"
     if options.faces == "largest":
         faces = [max(faces, key=lambda face: face.width)]
     rows, too_small = [], None
-    stem = source.rsplit(".", 1)[0].replace("/", "__")
+    stem = _relative(photo, raw_dir).rsplit(".", 1)[0].replace("/", "__")
     for index, face in enumerate(faces):
         try:
             aligned = align_face(image, face, template, max_upscale=options.max_upscale)
         except FaceTooSmall as error:
-            too_small = error
+            too_small = str(error)
             continue
         name = f"images/{stem}_{index}.png"
         save_image(aligned.image, out_dir / name)
         rows.append({"file": name, "face": index, "score": round(face.score, 4),
                      "landmarks5": np.round(aligned.landmarks5, 2).tolist()})
-    if not rows and too_small is not None:
-        raise too_small
-    return rows
+    return rows, (too_small if not rows else None)
 
 
 class _Journal:
@@ -105,13 +105,15 @@ class _Journal:
     def __init__(self, path: Path):
         self.path = path
         self.entries: dict[str, dict] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:  # a line cut short by a kill
-                    continue
-                self.entries[entry["source"]] = entry
+        if not path.exists():
+            return
+        text = path.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):  # a line cut short by a kill: drop it before appending again
+            text = text[: text.rfind("\n") + 1]
+            write_text_atomic(path, text)
+        for line in text.splitlines():
+            entry = json.loads(line)
+            self.entries[entry["source"]] = entry
 
     def add(self, source: str, rows: list[dict], skipped: str | None) -> None:
         entry = {"source": source, "rows": rows, "skipped": skipped}
