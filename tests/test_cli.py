@@ -53,6 +53,11 @@ def test_inputs_with_the_same_stem_do_not_overwrite_each_other(tmp_path):
     assert "also named 'me'" in result.stderr
 
 
+def test_a_folder_without_images_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["detect", str(tmp_path)])
+    assert result.exit_code == 2 and f"no image files in {tmp_path}" in result.stderr
+
+
 def test_unknown_template_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["align", str(SAMPLE), "-o", str(tmp_path), "--template", "picasso"])
     assert result.exit_code == 2

@@ -23,8 +23,16 @@ console = Console()
 
 Photos = Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.",
                                              show_default=False)]
-Detector = Annotated[str, typer.Option(help="auto (HOG, CNN where HOG finds nothing), hog or cnn.")]
+Detector = Annotated[str, typer.Option(help="auto (HOG; the CNN confirms weak hits and searches where HOG finds "
+                                                 "nothing), hog or cnn.")]
 Progress = Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")]
+
+
+def _inputs(photos: list[str]) -> list[Path]:
+    paths = expand_inputs(photos)
+    if not paths:
+        _fail(f"no image files in {', '.join(photos)}")
+    return paths
 
 
 def _finish(failed: int, total: int) -> None:
@@ -44,7 +52,7 @@ def detect(
     from toonbridge.faces import DetectorConfig, FaceDetector
 
     find_faces = _make(lambda: FaceDetector(DetectorConfig(method=detector)))
-    paths = expand_inputs(photos)
+    paths = _inputs(photos)
     results: list[dict] = []
 
     def work(path: Path) -> None:
@@ -92,7 +100,7 @@ def align(
 
     chosen = _make(lambda: get_template(template))
     find_faces = _make(lambda: FaceDetector(DetectorConfig(method=detector)))
-    paths = expand_inputs(photos)
+    paths = _inputs(photos)
     stems = _unique_stems(paths)
 
     def work(path: Path) -> None:
@@ -142,11 +150,9 @@ def data_prepare(
     """Align a folder of photos into a training set with a manifest; unreadable or face-less files are listed."""
     from toonbridge.data.prepare import PrepareOptions, prepare_folder
 
-    if faces not in ("all", "largest"):
-        _fail(f"--faces must be 'all' or 'largest', not {faces!r}")
-    options = PrepareOptions(template=template, faces=faces, max_upscale=max_upscale, detector=detector)
     if workers < 1:
         _fail("--workers must be at least 1")
+    options = _make(lambda: PrepareOptions(template=template, faces=faces, max_upscale=max_upscale, detector=detector))
     result = _make(lambda: prepare_folder(raw_dir, output, options, show_progress=progress, workers=workers))
     print(f"{result.faces_written} aligned faces in {output / 'manifest.csv'}; "
           f"{len(result.skipped)} photo(s) skipped (listed in {output / 'skipped.csv'})")
@@ -168,19 +174,21 @@ def data_info(
     table = Table("split", "images", *sorted(selected.label_names))
     for split in ("train", "val", "all"):
         part = selected.split(split)
-        counts = [", ".join(f"{k}: {v}" for k, v in sorted(Counter(s.labels.get(n, "") for s in part).items())[:8])
-                  for n in sorted(selected.label_names)]
+        counts = [_most_common(Counter(s.labels.get(n, "") for s in part)) for n in sorted(selected.label_names)]
         table.add_row(split, str(len(part)), *counts)
     console.print(table)
+
+
+def _most_common(counter, shown: int = 6) -> str:
+    text = ", ".join(f"{value or '(none)'}: {count}" for value, count in counter.most_common(shown))
+    return text + (f", … ({len(counter) - shown} more)" if len(counter) > shown else "")
 
 
 def _make(build):
     """Run a setup step; a user error becomes one line and exit code 2."""
     try:
         return build()
-    except ToonbridgeError as error:
-        _fail(str(error))
-    except ValueError as error:
+    except (ToonbridgeError, ValueError) as error:
         _fail(str(error))
 
 

@@ -32,6 +32,14 @@ class PrepareOptions:
     max_upscale: float = 2.0  # faces that would be enlarged more than this are skipped as too small
     detector: Literal["auto", "hog", "cnn"] = "auto"
 
+    def __post_init__(self):
+        if self.faces not in ("all", "largest"):
+            raise ValueError(f"faces must be 'all' or 'largest', not {self.faces!r}")
+        if self.detector not in ("auto", "hog", "cnn"):
+            raise ValueError(f"unknown detector method {self.detector!r}; choose auto, hog or cnn")
+        if self.max_upscale <= 0:
+            raise ValueError("max_upscale must be positive")
+
 
 @dataclass
 class PrepareResult:
