@@ -149,7 +149,9 @@ def test_downscaling_is_antialiased(sample_rgb):
 
 
 def test_align_faces_detects_when_not_given_faces(sample_rgb):
-    (aligned,) = align_faces(sample_rgb, template="anime")
+    from conftest import SAMPLE
+
+    (aligned,) = align_faces(SAMPLE, template="anime")  # a path works as well as an array
     assert aligned.image.shape == (256, 256, 3)
     with pytest.raises(NoFaceFound, match="no face found"):
         align_faces(np.full((64, 64, 3), 90, np.uint8))

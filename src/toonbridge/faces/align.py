@@ -11,6 +11,7 @@ import numpy as np
 from toonbridge.errors import FaceTooSmall, NoFaceFound
 from toonbridge.faces.detection import Face, detect
 from toonbridge.faces.templates import Template, get_template
+from toonbridge.imageio import ImageInput, load_image
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def invert_transform(matrix: np.ndarray) -> np.ndarray:
 
 
 def align_face(
-    image: np.ndarray,
+    image: ImageInput,
     face: Face | np.ndarray,
     template: str | Template = "bitmoji",
     *,
@@ -73,6 +74,7 @@ def align_face(
     default, as in FFHQ's alignment) also blurs the mirrored part and fades it to the photo's median colour, so a
     face near the edge does not get mirrored ghost features a model could mistake for real ones.
     """
+    image = load_image(image)  # a path, bytes or any array layout is accepted; an RGB uint8 array passes through
     template = get_template(template)
     points = face.landmarks5 if isinstance(face, Face) else np.asarray(face, dtype=np.float64)
     matrix = similarity_transform(points, template.points5)
@@ -133,9 +135,10 @@ def _crop_around_target(image: np.ndarray, matrix: np.ndarray, size: tuple[int, 
     return image[y0:y1, x0:x1], matrix @ shift
 
 
-def align_faces(image: np.ndarray, faces: list[Face] | None = None, template: str | Template = "bitmoji",
+def align_faces(image: ImageInput, faces: list[Face] | None = None, template: str | Template = "bitmoji",
                 **options) -> list[AlignedFace]:
     """Align the given faces, or every face detected in ``image``; :class:`NoFaceFound` if there is none."""
+    image = load_image(image)
     if faces is None:
         faces = detect(image)
     if not faces:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from toonbridge.faces.align import AlignedFace, apply_transform, invert_transform
+from toonbridge.imageio import ImageInput, load_image
 
 
 def feather_mask(width: int, height: int, feather: float) -> np.ndarray:
@@ -20,7 +21,7 @@ def feather_mask(width: int, height: int, feather: float) -> np.ndarray:
 
 
 def paste_back(
-    photo: np.ndarray,
+    photo: ImageInput,
     replacements: Iterable[tuple[AlignedFace, np.ndarray]],
     *,
     feather: float = 0.1,
@@ -30,6 +31,7 @@ def paste_back(
     ``replacements`` pairs each :class:`AlignedFace` with the new face image (any size: a model may work at a
     different resolution than the template; the transform is rescaled to match).
     """
+    photo = load_image(photo)
     result = photo.astype(np.float32)
     height, width = photo.shape[:2]
     for aligned, new_face in replacements:
