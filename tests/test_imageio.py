@@ -102,3 +102,25 @@ def test_save_is_atomic_and_rejects_unknown_extension(sample_rgb, tmp_path):
     assert [p.name for p in (tmp_path / "deep").iterdir()] == ["x.png"]  # no temporary file left behind
     (tmp_path / "plain.txt").write_text("")  # what open() gives under this umask
     assert (tmp_path / "deep" / "x.png").stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777
+
+
+def test_damaged_files_raise_only_invalid_image_and_print_nothing():
+    """A small mutation fuzz over six formats: whatever the damage, the caller sees an image or InvalidImage."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    small = Image.fromarray(np.random.default_rng(1).integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    seeds = [encode(small, fmt) for fmt in ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for trial in range(900):
+            data = bytearray(seeds[trial % len(seeds)])
+            for _ in range(rng.integers(1, 8)):
+                data[rng.integers(len(data))] = rng.integers(256)
+            if rng.random() < 0.2:
+                data = data[: rng.integers(1, len(data))]
+            try:
+                assert load_image(bytes(data)).dtype == np.uint8
+            except InvalidImage:
+                pass
+    assert caught == []

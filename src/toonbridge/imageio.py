@@ -38,8 +38,9 @@ def load_image(source: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> n
         return _pil_to_rgb(source)
     try:
         with _open_stream(source) as stream, warnings.catch_warnings():
-            # We enforce our own pixel limit below; PIL's bomb warning would only add noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # PIL warns about damaged metadata and large images; we enforce our own pixel limit below and report
+            # damage that matters as InvalidImage, so its warnings would only be noise on the user's terminal.
+            warnings.simplefilter("ignore")
             image = Image.open(stream)
             width, height = image.size
             if width * height > max_pixels:
