@@ -27,6 +27,10 @@ def test_named_domains_load(shared_data, name, count):
     assert len(val) + len(domain.split("train")) == count
 
 
+def test_a_dataset_with_one_domain_loads_by_its_name(shared_data):
+    assert len(load_domain("utkface", shared_data)) == 5400
+
+
 def test_label_filters_on_real_labels(shared_data):
     assert len(load_domain("celeba2bitmoji/fewshot", shared_data).where("group=men")) == 20
     elderly_men = load_split("utkface/faces", "all", ["group=elderly", "gender=male"], shared_data)

@@ -127,8 +127,12 @@ def domain_from_folder(folder: str | Path, name: str | None = None, **kwargs) ->
 
 
 def load_domain(spec: str | Path, data_root: str | Path | None = None) -> Domain:
-    """A registered name (``celeba2bitmoji/photo``), a manifest CSV or a folder of images."""
+    """A registered name (``celeba2bitmoji/photo``, or ``utkface`` for a dataset with one domain), a manifest CSV
+    or a folder of images. Registered names win over paths: write ``./utkface`` for a local folder of that name."""
     spec_text = str(spec)
+    single = [name for name in NAMED_DOMAINS if name.split("/")[0] == spec_text]
+    if len(single) == 1 and spec_text not in NAMED_DATASETS:  # "utkface" is its only domain, "utkface/faces"
+        spec_text = single[0]
     if spec_text in NAMED_DOMAINS:
         named = NAMED_DOMAINS[spec_text]
         root = Path(data_root) if data_root is not None else default_data_root()
