@@ -7,13 +7,10 @@ with ``importlib.util.find_spec``, which does not execute it. Nothing is ever do
 from __future__ import annotations
 
 import importlib.util
-import threading
 from functools import cache
 from pathlib import Path
 
 from toonbridge.errors import ToonbridgeError
-
-_LOCK = threading.Lock()
 
 
 def model_path(file_name: str) -> Path:
@@ -26,28 +23,23 @@ def model_path(file_name: str) -> Path:
     return path
 
 
-def _load(factory, file_name: str | None = None):
-    import dlib  # imported here so that `import toonbridge` stays fast
-
-    with _LOCK:
-        return getattr(dlib, factory)(str(model_path(file_name))) if file_name else getattr(dlib, factory)()
-
-
+# dlib is imported inside each loader so that `import toonbridge` stays fast. Each model loads once per process.
 @cache
 def hog_detector():
-    return _load("get_frontal_face_detector")
+    import dlib
+
+    return dlib.get_frontal_face_detector()
 
 
 @cache
 def cnn_detector():
-    return _load("cnn_face_detection_model_v1", "mmod_human_face_detector.dat")
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(str(model_path("mmod_human_face_detector.dat")))
 
 
 @cache
 def shape_predictor_68():
-    return _load("shape_predictor", "shape_predictor_68_face_landmarks.dat")
+    import dlib
 
-
-@cache
-def face_encoder():
-    return _load("face_recognition_model_v1", "dlib_face_recognition_resnet_model_v1.dat")
+    return dlib.shape_predictor(str(model_path("shape_predictor_68_face_landmarks.dat")))
