@@ -2,11 +2,8 @@
 
     python benchmarks/faces_helen.py [--methods auto,hog] [--data ../shared/data] [--no-write]
 
-Figures per method over the 298 primary rows (``face == 0``), over all 330 annotated rows (as the data README
-counts them), and over the 32 secondary rows (``face >= 1``) alone. The secondary rows are annotation-registration
-errors in this copy of the data: they sit on photos cropped around face 0, overlap face 0's region (landmark-box
-IoU up to 0.93, which two real faces cannot do) and fit no face in the stored image (our NME against the ones we
-match is ~0.4, where primary rows score ~0.03). They are reported, not trusted.
+Figures per method over the primary rows (``face == 0``), all rows, and the secondary rows alone; NOTE below
+(also written to docs/benchmarks.md) says why the secondary rows are annotation errors in this copy of the data.
 """
 
 from __future__ import annotations

@@ -97,6 +97,11 @@ def test_data_prepare_writes_a_manifest_lists_skips_and_resumes(tmp_path):
     assert len(read_manifest(out / "manifest.csv")) == 3
     third = runner.invoke(app, ["data", "prepare", str(raw), "-o", str(out)])
     assert third.stderr.count("error:") == 1 and len(read_manifest(out / "manifest.csv")) == 3
+    # A journal damaged in the middle (not by a kill) is refused with a clear line, not a traceback.
+    journal_path = out / ".prepare-journal.jsonl"
+    journal_path.write_text("garbage\n" + journal_path.read_text())
+    damaged = runner.invoke(app, ["data", "prepare", str(raw), "-o", str(out)])
+    assert damaged.exit_code == 2 and "damaged journal line" in damaged.stderr and "Traceback" not in damaged.output
 
 
 def test_console_script_reports_bad_input_without_traceback(tmp_path):

@@ -119,9 +119,12 @@ class _Journal:
         if text and not text.endswith("\n"):  # a line cut short by a kill: drop it before appending again
             text = text[: text.rfind("\n") + 1]
             write_text_atomic(path, text)
-        for line in text.splitlines():
-            entry = json.loads(line)
-            self.entries[entry["source"]] = entry
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                entry = json.loads(line)
+                self.entries[entry["source"]] = entry
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise DatasetError(f"{path}:{number}: damaged journal line; delete the file to start over") from None
 
     def add(self, source: str, rows: list[dict], skipped: str | None) -> None:
         entry = {"source": source, "rows": rows, "skipped": skipped}
