@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from toonbridge.faces.align import apply_transform
 from toonbridge.faces.landmarks import flip_landmarks
@@ -61,3 +62,16 @@ def _jitter_matrix(width: int, height: int, size: int, config: AugmentConfig, rn
     jitter = np.vstack([cv2.getRotationMatrix2D((centre, centre), angle, scale), [0, 0, 1]])
     jitter[:2, 2] += shift
     return (jitter @ resize)[:2]
+
+
+def colour_jitter(images: torch.Tensor, strength: float) -> torch.Tensor:
+    """Random per-image saturation, contrast and brightness changes of a batch of tensors in [-1, 1]."""
+    if strength <= 0:
+        return images
+    n = images.shape[0]
+    draw = lambda: 1 + (torch.rand(n, 1, 1, 1, device=images.device) * 2 - 1) * strength  # noqa: E731
+    grey = images.mean(dim=1, keepdim=True)
+    images = grey + (images - grey) * draw()
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    images = mean + (images - mean) * draw()
+    return (images + (draw() - 1)).clamp(-1, 1)

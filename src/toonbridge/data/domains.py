@@ -78,6 +78,13 @@ class Domain(Sequence[Sample]):
     def label_names(self) -> set[str]:
         return set().union(*(sample.labels for sample in self.samples)) if self.samples else set()
 
+    def mean_landmarks(self):
+        """The mean 5-point shape (5×2, pixels) over samples with landmarks; None if none has them."""
+        import numpy as np
+
+        points = [sample.landmarks5 for sample in self.samples if sample.landmarks5 is not None]
+        return np.mean(points, axis=0) if points else None
+
     def where(self, *conditions: str, **labels: str | Iterable[str]) -> "Domain":
         """Keep samples whose labels match: ``where("gender=male")``, ``where(group=["kid", "teen"])``."""
         wanted = dict(labels)

@@ -1,1 +1,5 @@
-"""Evaluation: metrics and reports."""
+"""Evaluation: distribution distances (KID, FID), landmark error, and (later) identity and attribute metrics."""
+
+from toonbridge.eval.distribution import KID, fid, kid
+
+__all__ = ["KID", "fid", "kid"]

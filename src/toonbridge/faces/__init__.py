@@ -1,6 +1,6 @@
 """The face pipeline: detect faces with 68 landmarks, align them to a style's template, paste results back."""
 
-from toonbridge.faces.align import AlignedFace, align_face, align_faces, similarity_transform
+from toonbridge.faces.align import AlignedFace, align_face, align_faces, similarity_transform, warp_to_template
 from toonbridge.faces.detection import DetectorConfig, Face, FaceDetector, detect
 from toonbridge.faces.landmarks import five_from_68, flip_landmarks
 from toonbridge.faces.paste import paste_back
@@ -22,4 +22,5 @@ __all__ = [
     "register_template",
     "similarity_transform",
     "template_names",
+    "warp_to_template",
 ]

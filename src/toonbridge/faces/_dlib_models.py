@@ -43,3 +43,10 @@ def shape_predictor_68():
     import dlib
 
     return dlib.shape_predictor(str(model_path("shape_predictor_68_face_landmarks.dat")))
+
+
+@cache
+def face_encoder():
+    import dlib
+
+    return dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat")))

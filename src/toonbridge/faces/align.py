@@ -84,13 +84,25 @@ def align_face(
             f"face too small: eyes {template.eye_distance / scale:.0f} px apart, would be enlarged {scale:.1f}× "
             f"(limit {max_upscale:g}×)"
         )
-    aligned = _warp_antialiased(image, matrix, template.size)
+    return warp_to_template(image, matrix, template, padding=padding, landmarks5=points)
+
+
+def warp_to_template(image: np.ndarray, matrix: np.ndarray, template: Template, *,
+                     padding: Literal["blur", "reflect", "edge"] = "blur", landmarks5: np.ndarray | None = None) -> AlignedFace:
+    """Warp ``image`` by a known photo -> template ``matrix`` (antialiased, padded as in :func:`align_face`).
+
+    ``padding="edge"`` repeats the border pixels: no mirrored features at all, for a landmark model to read.
+    ``landmarks5`` are the face's points in the photo, if known; otherwise the template's own points stand in.
+    """
+    border = cv2.BORDER_REPLICATE if padding == "edge" else cv2.BORDER_REFLECT_101
+    aligned = _warp_antialiased(image, matrix, template.size, border)
     if padding == "blur":
         aligned = _soften_padding(aligned, image.shape[:2], matrix)
-    return AlignedFace(image=aligned, matrix=matrix, template=template, landmarks5=apply_transform(matrix, points))
+    points = apply_transform(matrix, landmarks5) if landmarks5 is not None else np.array(template.points5, dtype=np.float64)
+    return AlignedFace(image=aligned, matrix=matrix, template=template, landmarks5=points)
 
 
-def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101) -> np.ndarray:
     source, matrix = _crop_around_target(image, matrix, size)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     while scale < 0.5 and min(source.shape[:2]) >= 4:
@@ -98,7 +110,7 @@ def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, in
         source = cv2.pyrDown(source)
         matrix = matrix @ np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
         scale *= 2.0
-    return cv2.warpAffine(source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=border)
 
 
 def _soften_padding(aligned: np.ndarray, photo_shape: tuple[int, int], matrix: np.ndarray) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""Shipped styles: a folder with ``style.json`` and the networks it names (self-describing safetensors).
+
+Built-in styles live in ``toonbridge/weights/<name>/``. A user's own style is any folder with the same layout,
+passed by path wherever a style name is accepted.
+
+``style.json``::
+
+    {"name": "bitmoji", "description": "...", "template": "bitmoji", "cartoon_template": "bitmoji-cartoon", "size": 128,
+     "networks": {"to_cartoon": "to_cartoon.safetensors", "to_photo": "to_photo.safetensors",
+                  "landmarks_photo": "landmarks_photo.safetensors", "landmarks_cartoon": "landmarks_cartoon.safetensors"}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toonbridge.errors import ToonbridgeError, UnknownName
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    name: str
+    folder: Path
+    template: str  # how photos are aligned for the model
+    size: int
+    description: str = ""
+    cartoon_template: str | None = None  # how cartoons sit in their crops, if not like the photos
+    networks: dict[str, str] = field(default_factory=dict)
+
+    def network_path(self, role: str) -> Path | None:
+        return self.folder / self.networks[role] if role in self.networks else None
+
+    @property
+    def directions(self) -> list[str]:
+        return [name for role, name in (("to_cartoon", "cartoonize"), ("to_photo", "realize")) if role in self.networks]
+
+
+def read_style(folder: str | Path) -> StyleInfo:
+    folder = Path(folder)
+    try:
+        raw = json.loads((folder / "style.json").read_text())
+        info = StyleInfo(name=raw["name"], folder=folder, template=raw["template"], size=int(raw["size"]),
+                         description=raw.get("description", ""), networks=dict(raw["networks"]),
+                         cartoon_template=raw.get("cartoon_template"))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None
+    missing = [file for file in info.networks.values() if not (folder / file).is_file()]
+    if missing:
+        raise ToonbridgeError(f"style {info.name!r} is incomplete: missing {', '.join(missing)} in {folder}")
+    return info
+
+
+def builtin_styles() -> list[StyleInfo]:
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return [read_style(folder) for folder in sorted(WEIGHTS_DIR.iterdir()) if (folder / "style.json").is_file()]
+
+
+def find_style(name_or_path: str | Path) -> StyleInfo:
+    """A built-in style by name, or a style folder by path."""
+    path = Path(name_or_path)
+    if (path / "style.json").is_file():
+        return read_style(path)
+    for info in builtin_styles():
+        if info.name == str(name_or_path):
+            return info
+    known = ", ".join(info.name for info in builtin_styles()) or "none installed"
+    raise UnknownName(f"unknown style {str(name_or_path)!r}; known: {known} (or give a style folder)")

@@ -1,0 +1,127 @@
+"""Training configs: one YAML file per run, read into typed dataclasses; the checkpoint stores the whole file.
+
+The generic part (:class:`TrainConfig`) is what every method shares: steps, seed, precision, checkpointing and
+logging. Each method reads its own sections (``data``, ``model``, ``loss``, ``optim``) into its own dataclasses
+with :func:`section`, which rejects unknown keys so a typo fails at start-up, not after an hour of training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from toonbridge.errors import ToonbridgeError
+
+
+class ConfigError(ToonbridgeError, ValueError):
+    """A training config that cannot be used, with the key at fault."""
+
+
+@dataclass
+class TrainConfig:
+    method: str
+    run_dir: str  # checkpoints, TensorBoard logs and samples go here (keep it outside git)
+    steps: int
+    seed: int = 0
+    batch_size: int = 1
+    precision: str = "bf16"  # "bf16" autocast (CPU and CUDA) or "fp32"
+    threads: int | None = None  # torch CPU threads; None leaves torch's default
+    max_wall_minutes: float | None = None  # stop (with a checkpoint) once this much training time has accumulated
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 25
+    sample_every: int = 1000
+    data: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    loss: dict = field(default_factory=dict)
+    optim: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.precision not in ("bf16", "fp32"):
+            raise ConfigError(f"precision must be 'bf16' or 'fp32', not {self.precision!r}")
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "sample_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Read a YAML config. ``base: other.yaml`` (relative to this file) starts from another config and changes
+    only what this one sets (sections are merged key by key), which is how ablations stay one-line diffs."""
+    raw = _read_with_bases(Path(path), seen=())
+    raw.update(overrides or {})
+    return config_from_dict(raw, str(path))
+
+
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict:
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'base' configs form a loop")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a YAML mapping of keys to values")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    merged = _read_with_bases(path.parent / base, seen + (path.resolve(),))
+    for key, value in raw.items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
+    return section(TrainConfig, raw, where)
+
+
+def section(cls, raw: dict | None, where: str):
+    """Build dataclass ``cls`` from a mapping, checking names and (simple) types."""
+    raw = dict(raw or {})
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        values[name] = _coerce(value, hints[name], f"{where}: {name}")
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _coerce(value, hint, where: str):
+    """Accept YAML's natural spellings (ints for floats, lists for tuples); refuse anything else by name."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    if value is None and type(None) in options:
+        return None
+    for option in options:
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option in (int, str, bool) and type(value) is option:
+            return value
+        origin = typing.get_origin(option)
+        if origin in (tuple, list) and isinstance(value, (list, tuple)):
+            item = (typing.get_args(option) or (object,))[0]
+            items = [_coerce(v, item, where) if item is not object and item is not Ellipsis else v for v in value]
+            return origin(items)
+        if option is dict and isinstance(value, dict):
+            return value
+        if option is object:
+            return value
+    raise ConfigError(f"{where}: expected {_spell(hint)}, got {value!r}")
+
+
+def _spell(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -1,0 +1,216 @@
+"""The one training loop every method uses: data order, steps, checkpoints, resume, logs, the NaN guard.
+
+Data order is a pure function of (seed, step): the permutation of each epoch comes from a generator seeded by
+(seed, epoch), so a resumed run draws exactly the batches the killed run would have drawn. Together with the
+restored weights, optimiser moments, method buffers and the torch RNG state, ``--resume`` continues the run
+exactly where its last checkpoint was taken.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+from torch.utils.data import default_collate
+
+from toonbridge.errors import ToonbridgeError
+from toonbridge.train.checkpoint import latest_checkpoint, list_checkpoints, restore, rng_state, save_checkpoint, set_rng_state
+from toonbridge.train.config import TrainConfig
+from toonbridge.train.method import TrainingMethod, build_method
+
+
+class TrainingDiverged(ToonbridgeError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    wall_seconds: float
+    checkpoint: Path | None
+    stopped_by: str  # "steps", "wall time" or "interrupt"
+
+
+def batch_indices(length: int, batch_size: int, seed: int, start_step: int) -> Iterator[tuple[int, list[int]]]:
+    """Yield (epoch, indices) for steps start_step, start_step+1, ... ; the last partial batch of an epoch is dropped."""
+    per_epoch = max(length // batch_size, 1)
+    step = start_step
+    while True:
+        epoch, position = divmod(step, per_epoch)
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(length, generator=generator).tolist()
+        for offset in range(position, per_epoch):
+            yield epoch, [order[(offset * batch_size + i) % length] for i in range(batch_size)]
+            step += 1
+
+
+def train(config: TrainConfig, *, resume: bool = False, device: str = "cpu", progress: bool = True, log=print) -> TrainResult:
+    """Run (or resume) ``config`` until its steps or wall-time budget are spent, or Ctrl-C.
+
+    The first Ctrl-C finishes the current step, writes a checkpoint and returns; a second one stops at once,
+    keeping the last checkpoint (a half-done step is never saved, so resuming stays exact).
+    """
+    torch_device = _device(device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    method = build_method(config, torch_device)
+    start_step, elapsed = _start(config, method, resume, log)
+    dataset = method.dataset()
+    writer = _summary_writer(Path(config.run_dir) / "logs")
+    clock = time.monotonic()
+    trained = lambda: elapsed + time.monotonic() - clock  # noqa: E731
+    last_saved: Path | None = None
+    stopped_by, step, finished_step = "steps", start_step, True
+
+    def save(at_step: int) -> Path:
+        state = {"config": config.to_dict(), "rng": rng_state(), "wall_seconds": trained()}
+        return save_checkpoint(config.run_dir, at_step, method.networks, method.optimizers, state,
+                               method.extra_state(), keep=config.keep_checkpoints)
+
+    try:
+        with _progress_bar(progress) as bar, _StopRequest() as stop:
+            task = bar.add_task("training", total=config.steps, completed=start_step, losses="")
+            for epoch, indices in batch_indices(len(dataset), config.batch_size, config.seed, start_step):
+                if step >= config.steps:
+                    break
+                dataset.set_epoch(epoch)
+                batch = _to_device(default_collate([dataset[i] for i in indices]), torch_device)
+                finished_step = False
+                method.set_learning_rate_for(step)
+                losses = {name: float(value) for name, value in method.train_step(batch, step).items()}
+                _check_finite(losses, step, last_saved or _latest_path(config.run_dir))
+                step, finished_step = step + 1, True
+                _log(writer, bar, task, method, batch, losses, step, config)
+                if step % config.checkpoint_every == 0:
+                    last_saved = save(step)
+                if stop.requested:
+                    stopped_by = "interrupt"
+                    break
+                if config.max_wall_minutes and trained() >= 60 * config.max_wall_minutes:
+                    stopped_by = "wall time"
+                    break
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    finally:
+        writer.close()
+    if finished_step and step > start_step and (last_saved is None or not last_saved.name.endswith(f"{step:08d}")):
+        last_saved = save(step)
+    return TrainResult(step, trained(), last_saved or _latest_path(config.run_dir), stopped_by)
+
+
+def _log(writer, bar, task, method: TrainingMethod, batch: dict, losses: dict[str, float], step: int, config: TrainConfig) -> None:
+    if step % config.log_every == 0 or step == config.steps:
+        for name, value in losses.items():
+            writer.add_scalar(f"loss/{name}", value, step)
+        bar.update(task, losses=_short_losses(losses))
+    if step % config.sample_every == 0 and (grid := method.samples(batch)) is not None:
+        writer.add_image("samples", grid, step)
+    bar.update(task, completed=step)
+
+
+class _StopRequest:
+    """Turn the first Ctrl-C into a request honoured between steps; a second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log) -> tuple[int, float]:
+    existing = list_checkpoints(config.run_dir)
+    if not resume:
+        if existing:
+            raise ToonbridgeError(f"{config.run_dir} already has checkpoints (last: {existing[-1].name}); "
+                                  "pass --resume to continue it, or choose another run_dir")
+        return 0, 0.0
+    checkpoint = latest_checkpoint(config.run_dir)
+    if checkpoint is None:
+        log(f"note: no checkpoint in {config.run_dir}; starting from step 0")
+        return 0, 0.0
+    stored = dict(checkpoint.state.get("config", {}))
+    current = config.to_dict()
+    changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in ("steps", "max_wall_minutes"))
+    if changed:
+        raise ToonbridgeError(f"the config differs from the one {checkpoint.path} was trained with ({', '.join(changed)}); "
+                              "resume with the same config (only steps and max_wall_minutes may change)")
+    restore(checkpoint, method.networks, method.optimizers)
+    method.load_extra_state(checkpoint.extra)
+    set_rng_state(checkpoint.state["rng"])
+    log(f"resuming {config.run_dir} from step {checkpoint.step} ({checkpoint.state.get('wall_seconds', 0) / 60:.1f} min trained)")
+    return checkpoint.step, float(checkpoint.state.get("wall_seconds", 0.0))
+
+
+def _latest_path(run_dir: str) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def _check_finite(losses: dict[str, float], step: int, last_good: Path | None) -> None:
+    bad = [name for name, value in losses.items() if not math.isfinite(value)]
+    if bad:
+        where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+        raise TrainingDiverged(f"loss {', '.join(bad)} became {losses[bad[0]]} at step {step + 1}; training stopped "
+                               f"({where}). Lower the learning rate or use precision: fp32, then --resume.")
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ToonbridgeError("--device cuda was asked for, but torch sees no CUDA device here")
+    if name not in ("cpu", "cuda"):
+        raise ToonbridgeError(f"--device must be cpu or cuda, not {name!r}")
+    return torch.device(name)
+
+
+def _to_device(batch, device: torch.device):
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    return batch
+
+
+def _short_losses(losses: dict[str, float]) -> str:
+    return " ".join(f"{name}={value:.3g}" for name, value in losses.items())
+
+
+def _summary_writer(folder: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(folder))
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[losses]}"), disable=not enabled)
+
+
+class _RateColumn(ProgressColumn):
+    """Steps per second from rich's own speed estimate (rich has no iterations-per-second column)."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:.2f} it/s" if task.speed else "- it/s")

@@ -1,0 +1,73 @@
+"""What a training method provides to the generic loop, and the registry of methods by name."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from toonbridge.errors import UnknownName
+from toonbridge.train.config import TrainConfig
+
+_METHODS: dict[str, Callable[..., "TrainingMethod"]] = {}
+
+
+def register_method(name: str):
+    def decorate(cls):
+        _METHODS[name] = cls
+        return cls
+
+    return decorate
+
+
+def build_method(config: TrainConfig, device: torch.device) -> "TrainingMethod":
+    # Importing the modules registers the built-in methods.
+    from toonbridge.train import attribute_classifier, landmark_cyclegan, landmark_regressor  # noqa: F401
+
+    if config.method not in _METHODS:
+        raise UnknownName(f"unknown training method {config.method!r}; known: {', '.join(sorted(_METHODS))}")
+    return _METHODS[config.method](config, device)
+
+
+class TrainingMethod:
+    """Owns its networks, optimisers and data; the loop owns steps, checkpoints, logs and the NaN guard.
+
+    Subclasses set ``networks`` and ``optimizers`` (everything in them is checkpointed) and implement
+    :meth:`dataset` and :meth:`train_step`.
+    """
+
+    networks: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def __init__(self, config: TrainConfig, device: torch.device):
+        self.config = config
+        self.device = device
+
+    def autocast(self):
+        if self.config.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def dataset(self) -> Dataset:
+        raise NotImplementedError
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        """One optimisation step; returns the losses to log (detached scalars)."""
+        raise NotImplementedError
+
+    def samples(self, batch: dict) -> torch.Tensor | None:
+        """A 3×H×W image in [0, 1] showing current results, logged to TensorBoard."""
+        return None
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """Tensors besides weights and optimisers that an exact resume needs."""
+        return {}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
+
+    def set_learning_rate_for(self, step: int) -> None:
+        pass

@@ -1,0 +1,135 @@
+"""The shipped Bitmoji style through the Python API and the CLI (cartoonize, realize, styles)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+import toonbridge
+from conftest import HOSTILE, SAMPLE
+from toonbridge.cli import app
+from toonbridge.errors import NoFaceFound, UnknownName
+from toonbridge.style_files import read_style
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bitmoji():
+    return toonbridge.load("bitmoji")
+
+
+@pytest.fixture(scope="module")
+def cartoonized(bitmoji):
+    return bitmoji.translate(SAMPLE, "cartoonize")
+
+
+def test_bitmoji_is_shipped_with_both_directions_and_small_files():
+    (info,) = [s for s in toonbridge.styles() if s.name == "bitmoji"]
+    assert info.directions == ["cartoonize", "realize"] and info.size == 128 and info.template == "bitmoji"
+    for file in info.networks.values():
+        assert (info.folder / file).stat().st_size < 10 * 2**20
+
+
+def test_cartoonize_replaces_the_face_and_keeps_the_rest(cartoonized, sample_rgb):
+    assert cartoonized.image.shape == sample_rgb.shape
+    (face,) = cartoonized.faces
+    assert face.output.shape == (128, 128, 3) and face.aligned.shape == (128, 128, 3)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    inside = np.abs(cartoonized.image[y0:y1, x0:x1].astype(int) - sample_rgb[y0:y1, x0:x1]).mean()
+    assert inside > 10  # the face changed
+    outside = np.ones(sample_rgb.shape[:2], bool)
+    outside[max(y0 - 2, 0):y1 + 3, max(x0 - 2, 0):x1 + 3] = False
+    assert outside.sum() > 1000 and np.array_equal(cartoonized.image[outside], sample_rgb[outside])  # nothing else moved
+
+
+def test_the_cartoon_is_a_translation_not_a_copy(cartoonized, bitmoji):
+    (face,) = cartoonized.faces
+    assert np.abs(face.output.astype(int) - face.aligned).mean() > 10
+    # Geometry survives: the cartoon regressor finds the face where the photo's landmarks are.
+    from toonbridge.data import image_to_tensor
+    from toonbridge.losses import normalised_mean_error
+
+    found = bitmoji.network("landmarks_cartoon").points(image_to_tensor(face.output)[None])
+    expected = torch.tensor(bitmoji.template.points5, dtype=torch.float32)[None]
+    assert float(normalised_mean_error(found.detach(), expected)) < 0.15
+
+
+def test_aligned_input_keeps_its_size(bitmoji, cartoonized):
+    crop = cartoonized.faces[0].aligned
+    assert bitmoji.cartoonize(crop, aligned=True).shape == (128, 128, 3)
+    big = np.asarray(Image.fromarray(crop).resize((200, 200)))
+    assert bitmoji.realize(big, aligned=True).shape == (200, 200, 3)
+
+
+def test_realize_finds_a_cartoon_face_in_a_whole_image(bitmoji, cartoonized):
+    # A cartoon face off-centre in a larger canvas: the regressor must locate it, not just take the middle.
+    cartoon = cartoonized.faces[0].output
+    canvas = np.full((200, 260, 3), 255, np.uint8)
+    canvas[40:168, 90:218] = cartoon
+    result = bitmoji.translate(canvas, "realize")
+    (face,) = result.faces
+    x0, y0, x1, y1 = face.box
+    assert abs((x0 + x1) / 2 - 154) < 12 and abs((y0 + y1) / 2 - 104) < 12
+    assert result.image.shape == canvas.shape
+
+
+def test_photo_without_a_face_is_a_clear_error(bitmoji):
+    with pytest.raises(NoFaceFound):
+        bitmoji.cartoonize(HOSTILE / "no_face.png")
+
+
+def test_unknown_style_names_the_known_ones():
+    with pytest.raises(UnknownName, match="known: .*bitmoji"):
+        toonbridge.load("vangogh")
+
+
+def test_a_style_folder_loads_by_path(tmp_path):
+    (info,) = [s for s in toonbridge.styles() if s.name == "bitmoji"]
+    assert toonbridge.load(info.folder).name == "bitmoji"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "style.json").write_text(json.dumps({"name": "x", "template": "bitmoji", "size": 128, "networks": {"to_cartoon": "g.safetensors"}}))
+    with pytest.raises(toonbridge.ToonbridgeError, match="missing g.safetensors"):
+        read_style(broken)
+
+
+def test_cli_cartoonize_writes_whole_and_aligned_results_and_reports_bad_files(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["cartoonize", str(SAMPLE), str(HOSTILE / "truncated.jpg"), str(HOSTILE / "no_face.png"), "-o", str(out)])
+    assert result.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "astronaut_0.png"]
+    assert "truncated.jpg:" in result.stderr and "no_face.png: no face found" in result.stderr
+    assert "2 of 3 input(s) failed" in result.stderr
+    assert Image.open(out / "astronaut.png").size == Image.open(SAMPLE).size
+
+
+def test_cli_aligned_round_trip(tmp_path, cartoonized):
+    Image.fromarray(cartoonized.faces[0].aligned).save(tmp_path / "face.png")
+    result = runner.invoke(app, ["cartoonize", str(tmp_path / "face.png"), "--aligned", "-o", str(tmp_path / "toon")])
+    assert result.exit_code == 0, result.stderr
+    result = runner.invoke(app, ["realize", str(tmp_path / "toon" / "face.png"), "--aligned", "-o", str(tmp_path / "back")])
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (tmp_path / "back").iterdir()] == ["face.png"]
+    assert Image.open(tmp_path / "back" / "face.png").size == (128, 128)
+
+
+def test_cli_styles_and_unknown_style(tmp_path):
+    listed = runner.invoke(app, ["styles"])
+    assert listed.exit_code == 0 and "bitmoji" in listed.stdout and "cartoonize, realize" in listed.stdout
+    unknown = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path), "--style", "vangogh"])
+    assert unknown.exit_code == 2 and "unknown style 'vangogh'" in unknown.stderr
+
+
+def test_bf16_inference_stays_close_to_fp32(cartoonized):
+    crop = cartoonized.faces[0].aligned
+    exact = toonbridge.load("bitmoji").cartoonize(crop, aligned=True).astype(int)
+    fast = toonbridge.load("bitmoji", precision="bf16").cartoonize(crop, aligned=True).astype(int)
+    assert np.abs(fast - exact).mean() < 6
+    with pytest.raises(ValueError, match="precision"):
+        toonbridge.load("bitmoji", precision="int4")

@@ -1,0 +1,198 @@
+"""The generic training loop with the landmark-assisted CycleGAN on a tiny synthetic dataset (no shared data)."""
+
+from __future__ import annotations
+
+import math
+import signal
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from toonbridge.cli import app
+from toonbridge.imageio import save_image
+from toonbridge.models import build, load_network, save_network
+from toonbridge.train import ConfigError, TrainingDiverged, config_from_dict, train
+from toonbridge.train.checkpoint import list_checkpoints
+from toonbridge.train.export import export_run
+from toonbridge.train.landmark_cyclegan import LandmarkCycleGANTraining
+
+SIZE = 32
+POINTS = np.array([[11, 13], [20, 13], [15.5, 18], [12, 23], [19, 23]])  # the Bitmoji template, scaled to 32 px
+
+
+def _domain(folder, colour, rng) -> str:
+    folder.mkdir()
+    rows = ["file,gender,left_eye_x,left_eye_y,right_eye_x,right_eye_y,nose_x,nose_y,mouth_left_x,mouth_left_y,mouth_right_x,mouth_right_y"]
+    for index in range(24):
+        image = np.clip(rng.normal(colour, 30, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8)
+        save_image(image, folder / f"{index:02d}.png")
+        points = POINTS + rng.normal(0, 0.5, POINTS.shape)
+        rows.append(f"{index:02d}.png,{('female', 'male')[index % 2]}," + ",".join(f"{v:.2f}" for v in points.ravel()))
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return str(folder / "manifest.csv")
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    rng = np.random.default_rng(0)
+    regressors = {}
+    for side in ("a", "b"):
+        path = tmp_path / f"regressor_{side}.safetensors"
+        save_network(build("landmark_regressor", width=4, input_size=SIZE), "landmark_regressor", {"width": 4, "input_size": SIZE}, path)
+        regressors[side] = str(path)
+
+    def make(run: str = "run", **overrides) -> dict:
+        raw = {
+            "method": "landmark_cyclegan", "run_dir": str(tmp_path / run), "steps": 6, "threads": 1,
+            "checkpoint_every": 3, "log_every": 1, "sample_every": 2,
+            "data": {"domain_a": domains[0], "domain_b": domains[1], "size": SIZE},
+            "model": {"ngf": 4, "n_blocks": 1, "ndf": 4, "local_ndf": 4, "local_patch": 16,
+                      "regressor_a": regressors["a"], "regressor_b": regressors["b"]},
+            "loss": {"local_start_step": 2},
+        }
+        raw.update(overrides)
+        return raw
+
+    domains = (_domain(tmp_path / "photos", 90, rng), _domain(tmp_path / "cartoons", 170, rng))
+    return make
+
+
+def _quiet(message):
+    pass
+
+
+def test_resume_after_interrupt_continues_exactly(tiny_config, monkeypatch):
+    straight = train(config_from_dict(tiny_config("straight")), progress=False, log=_quiet)
+    assert straight.step == 6 and straight.stopped_by == "steps"
+
+    original = LandmarkCycleGANTraining.train_step
+
+    def ctrl_c_during_step_4(self, batch, step):
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)  # as if the user pressed Ctrl-C while step 4 runs
+        return original(self, batch, step)
+
+    monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", ctrl_c_during_step_4)
+    killed = train(config_from_dict(tiny_config("killed")), progress=False, log=_quiet)
+    assert (killed.step, killed.stopped_by) == (4, "interrupt")  # step 4 finished, then it stopped
+    monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", original)
+    resumed = train(config_from_dict(tiny_config("killed")), resume=True, progress=False, log=_quiet)
+    assert resumed.step == 6
+
+    for name in ("weights", "optimizers", "extra"):
+        a = load_file(str(straight.checkpoint / f"{name}.safetensors"))
+        b = load_file(str(resumed.checkpoint / f"{name}.safetensors"))
+        assert a.keys() == b.keys() and a, name
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{name}: {key} differs after resume"
+
+
+def test_an_interrupt_inside_a_step_keeps_the_last_whole_checkpoint(tiny_config, monkeypatch):
+    original = LandmarkCycleGANTraining.train_step
+
+    def die_in_step_5(self, batch, step):
+        if step == 4:
+            raise KeyboardInterrupt  # a second Ctrl-C, mid-step: this step's state must not be saved
+        return original(self, batch, step)
+
+    monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", die_in_step_5)
+    result = train(config_from_dict(tiny_config()), progress=False, log=_quiet)
+    assert result.stopped_by == "interrupt" and result.checkpoint.name == "step-00000003"
+
+
+def test_checkpoints_are_pruned_and_logs_written(tiny_config, tmp_path):
+    result = train(config_from_dict(tiny_config(steps=9)), progress=False, log=_quiet)
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000006", "step-00000009"]
+    assert result.checkpoint.name == "step-00000009"
+    assert list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
+    assert not list((tmp_path / "run" / "checkpoints").glob(".partial-*"))
+
+
+def test_a_run_with_checkpoints_needs_resume(tiny_config):
+    config = config_from_dict(tiny_config(steps=3))
+    train(config, progress=False, log=_quiet)
+    with pytest.raises(Exception, match="--resume"):
+        train(config, progress=False, log=_quiet)
+
+
+def test_resume_refuses_a_changed_config(tiny_config):
+    train(config_from_dict(tiny_config(steps=3)), progress=False, log=_quiet)
+    changed = tiny_config(steps=3)
+    changed["loss"] = {"cycle": 1.0}
+    with pytest.raises(Exception, match="loss"):
+        train(config_from_dict(changed), resume=True, progress=False, log=_quiet)
+
+
+def test_nan_guard_stops_with_a_clear_message(tiny_config, monkeypatch):
+    monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", lambda self, batch, step: {"cycle": torch.tensor(math.nan)})
+    with pytest.raises(TrainingDiverged, match="cycle became nan at step 1"):
+        train(config_from_dict(tiny_config()), progress=False, log=_quiet)
+
+
+def test_wall_time_budget_stops_and_checkpoints(tiny_config):
+    result = train(config_from_dict(tiny_config(steps=1000, max_wall_minutes=1e-6)), progress=False, log=_quiet)
+    assert result.stopped_by == "wall time" and result.step == 1 and result.checkpoint is not None
+
+
+def test_plain_cyclegan_needs_no_regressors(tiny_config):
+    raw = tiny_config(steps=2)
+    raw["model"] = {"ngf": 4, "n_blocks": 1, "ndf": 4}
+    raw["loss"] = {"landmark": 0, "local_gan": 0}
+    assert train(config_from_dict(raw), progress=False, log=_quiet).step == 2
+    raw["loss"] = {"landmark": 1.0}
+    with pytest.raises(ValueError, match="regressor_a"):
+        train(config_from_dict(dict(raw, run_dir=raw["run_dir"] + "2")), progress=False, log=_quiet)
+
+
+def test_export_writes_self_describing_generators(tiny_config, tmp_path):
+    result = train(config_from_dict(tiny_config(steps=2)), progress=False, log=_quiet)
+    files = export_run(tmp_path / "run", tmp_path / "shipped")
+    assert sorted(p.name for p in files) == ["to_cartoon.safetensors", "to_photo.safetensors"]
+    generator = load_network(tmp_path / "shipped" / "to_cartoon.safetensors")
+    weights = load_file(str(result.checkpoint / "weights.safetensors"))
+    expected = build("resnet_generator", ngf=4, n_blocks=1, upsample="resize")
+    expected.load_state_dict({k[len("to_cartoon."):]: v for k, v in weights.items() if k.startswith("to_cartoon.")})
+    x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
+    assert torch.equal(generator(x), expected.eval()(x))
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="unknown key.*stepz"):
+        config_from_dict({"method": "landmark_cyclegan", "run_dir": "x", "steps": 1, "stepz": 2})
+    with pytest.raises(ConfigError, match="steps: expected int"):
+        config_from_dict({"method": "landmark_cyclegan", "run_dir": "x", "steps": "many"})
+    with pytest.raises(ConfigError, match="precision"):
+        config_from_dict({"method": "landmark_cyclegan", "run_dir": "x", "steps": 1, "precision": "fp8"})
+
+
+def test_cli_train_reports_bad_configs(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["train", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 2 and "cannot read config" in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("method: landmark_cyclegan\nrun_dir: x\nsteps: 5\nloss: {cycel: 3}\n")
+    result = runner.invoke(app, ["train", str(bad)])
+    assert result.exit_code == 2 and "loss: unknown key(s) cycel" in result.stderr
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("method: stylegan9\nrun_dir: x\nsteps: 5\n")
+    result = runner.invoke(app, ["train", str(unknown)])
+    assert result.exit_code == 2 and "unknown training method 'stylegan9'" in result.stderr
+
+
+def test_attribute_classifier_trains_and_exports(tiny_config, tmp_path):
+    raw = tiny_config("classifier", steps=3, batch_size=4)
+    raw.update(method="attribute_classifier", model={"width": 4},
+               data={"domain": raw["data"]["domain_a"], "label": "gender", "classes": ["female", "male"], "size": SIZE})
+    raw.pop("loss")
+    result = train(config_from_dict(raw), progress=False, log=_quiet)
+    assert result.step == 3
+    (path,) = export_run(tmp_path / "classifier", tmp_path / "shipped")
+    classifier = load_network(path)
+    assert classifier.classes == ["female", "male"]
+    assert set(classifier.predict(torch.zeros(2, 3, SIZE, SIZE))) <= {"female", "male"}
+    raw["data"]["classes"] = ["young", "old"]
+    with pytest.raises(ValueError, match=r"\[gender=old,young\]' is empty"):
+        train(config_from_dict(dict(raw, run_dir=str(tmp_path / "other"))), progress=False, log=_quiet)
