@@ -10,20 +10,15 @@ from torch.nn import functional as F
 from toonbridge.data import AugmentConfig, DomainImages, load_split
 from toonbridge.data.augment import colour_jitter
 from toonbridge.models import build
-from toonbridge.train.config import TrainConfig, section
+from toonbridge.train.config import SupervisedData, TrainConfig, section
 from toonbridge.train.method import TrainingMethod, register_method
 from toonbridge.train.schedules import AdamWCosine, set_learning_rate, warmup_cosine
 
 
 @dataclass
-class ClassifierData:
-    domain: str  # e.g. celeba2bitmoji/photo
+class ClassifierData(SupervisedData):
     label: str = "gender"
     classes: list[str] = field(default_factory=lambda: ["female", "male"])
-    size: int = 128
-    filters: list[str] = field(default_factory=list)
-    augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.08, "max_rotation_degrees": 8.0, "max_shift": 0.05})
-    colour_jitter: float = 0.2
 
 
 @dataclass

@@ -52,6 +52,18 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass
+class SupervisedData:
+    """The ``data`` section of the small supervised models (regressors, classifiers): one domain, augmented."""
+
+    domain: str  # e.g. celeba2bitmoji/cartoon
+    size: int = 128
+    filters: list[str] = field(default_factory=list)
+    # Stronger jitter than GAN training: these models must also read generated faces, which are less tidy.
+    augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.1, "max_rotation_degrees": 10.0, "max_shift": 0.06})
+    colour_jitter: float = 0.2
+
+
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     """Read a YAML config. ``base: other.yaml`` (relative to this file) starts from another config and changes
     only what this one sets (sections are merged key by key), which is how ablations stay one-line diffs."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -10,19 +10,9 @@ from toonbridge.data import AugmentConfig, DomainImages, load_split
 from toonbridge.data.augment import colour_jitter
 from toonbridge.models import build
 from toonbridge.models.landmark_regressor import to_fractions
-from toonbridge.train.config import TrainConfig, section
+from toonbridge.train.config import SupervisedData, TrainConfig, section
 from toonbridge.train.method import TrainingMethod, register_method
 from toonbridge.train.schedules import AdamWCosine, set_learning_rate, warmup_cosine
-
-
-@dataclass
-class RegressorData:
-    domain: str  # e.g. celeba2bitmoji/cartoon; needs 5-point landmarks
-    size: int = 128
-    filters: list[str] = field(default_factory=list)
-    # Stronger jitter than GAN training: the regressor must also read generated faces, which are less tidy.
-    augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.1, "max_rotation_degrees": 10.0, "max_shift": 0.06})
-    colour_jitter: float = 0.2
 
 
 @dataclass
@@ -34,7 +24,7 @@ class RegressorModel:
 class LandmarkRegressorTraining(TrainingMethod):
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(RegressorData, config.data, "data")
+        self.data_config = section(SupervisedData, config.data, "data")
         self.model_config = section(RegressorModel, config.model, "model")
         self.optim_config = section(AdamWCosine, config.optim, "optim")
         self.regressor = build("landmark_regressor", width=self.model_config.width, input_size=self.data_config.size).to(device)
