@@ -168,8 +168,8 @@ def _resize(image: np.ndarray, size) -> np.ndarray:
 def load(name: str | Path = "bitmoji", device: str = "cpu", precision: str = "fp32") -> Style:
     """A shipped style by name (see :func:`styles`) or a style folder by path.
 
-    ``precision="bf16"`` runs the generators under bfloat16 autocast: about twice as fast on CPUs with AVX-512
-    BF16, at a small cost in fidelity (see docs/benchmarks.md).
+    ``precision="bf16"`` runs the generators under bfloat16 autocast: 1.4-1.8x faster for bitmoji on CPUs with
+    AVX-512 BF16, at a small cost in fidelity (see docs/benchmarks.md).
     """
     return Style(find_style(name), device, precision)
 

@@ -128,7 +128,7 @@ Aligned = Annotated[bool, typer.Option("--aligned", help="Inputs are already ali
                                                        "write OUTDIR/<stem>.png at the same size.")]
 StyleName = Annotated[str, typer.Option(help="A style (see `toonbridge styles`) or a style folder.")]
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Output folder.", show_default=False)]
-Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: about 2x faster on AVX-512-BF16 CPUs, slightly less exact.")]
+Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slightly less exact.")]
 
 
 @app.command()
@@ -147,8 +147,8 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
             progress: Progress = None) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
-    Without --aligned, the face is located in the image's centred square by the style's cartoon landmark
-    regressor, aligned, translated and pasted back; OUTDIR/<stem>_0.png is the aligned result.
+    Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
+    centred square), align it, translate it and paste it back; OUTDIR/<stem>_0.png is the aligned result.
     """
     _translate("realize", cartoons, output, style, aligned, bf16, progress)
 
@@ -265,7 +265,7 @@ def train(
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         raise typer.Exit(1)
-    except ToonbridgeError as error:
+    except (ToonbridgeError, ValueError) as error:  # bad data, device or config values found at start-up
         _fail(str(error))
     print(f"stopped at step {result.step} ({result.stopped_by}; {result.wall_seconds / 60:.1f} min trained); "
           f"checkpoint: {result.checkpoint}", file=sys.stderr)

@@ -13,6 +13,7 @@ With ``loss.landmark: 0`` and ``loss.local_gan: 0`` this is a plain CycleGAN, wh
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -142,13 +143,16 @@ class LandmarkCycleGANTraining(TrainingMethod):
                            "discriminators": torch.optim.Adam(discriminators, lr=self.optim_config.lr, betas=betas)}
         if self.loss_config.landmark_frame not in ("domain_mean", "same"):
             raise ValueError(f"loss.landmark_frame must be 'domain_mean' or 'same', not {self.loss_config.landmark_frame!r}")
-        self.photo_to_cartoon_frame, self.cartoon_to_photo_frame = self._frames()
         self.pool_photo = ImagePool(self.loss_config.pool_size)
         self.pool_cartoon = ImagePool(self.loss_config.pool_size)
 
-    def _frames(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """2×3 similarity transforms carrying landmarks from one domain's frame into the other's."""
-        identity = torch.eye(2, 3)
+    @functools.cached_property
+    def landmark_frames(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """2×3 similarity transforms carrying landmarks photo -> cartoon frame and back.
+
+        Measured on first use (it reads both training manifests), so exporting a run needs no data.
+        """
+        identity = torch.eye(2, 3, device=self.device)
         if self.loss_config.landmark_frame == "same" or self.regressor_photo is None:
             return identity, identity
         d = self.data_config
@@ -203,8 +207,9 @@ class LandmarkCycleGANTraining(TrainingMethod):
                 found_on_cartoon = self.regressor_cartoon(fake_cartoon)
                 found_on_photo = self.regressor_photo(fake_photo)
             if with_landmarks:
-                wanted_on_cartoon = to_fractions(_transform(self.photo_to_cartoon_frame, points_photo), size)
-                wanted_on_photo = to_fractions(_transform(self.cartoon_to_photo_frame, points_cartoon), size)
+                photo_to_cartoon, cartoon_to_photo = self.landmark_frames
+                wanted_on_cartoon = to_fractions(_transform(photo_to_cartoon, points_photo), size)
+                wanted_on_photo = to_fractions(_transform(cartoon_to_photo, points_cartoon), size)
                 terms["landmark"] = loss.landmark * (landmark_consistency_loss(found_on_cartoon, wanted_on_cartoon)
                                                      + landmark_consistency_loss(found_on_photo, wanted_on_photo))
             if with_local:

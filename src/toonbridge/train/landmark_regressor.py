@@ -8,11 +8,9 @@ import torch
 
 from toonbridge.data import AugmentConfig, DomainImages, load_split
 from toonbridge.data.augment import colour_jitter
-from toonbridge.models import build
 from toonbridge.models.landmark_regressor import to_fractions
-from toonbridge.train.config import SupervisedData, TrainConfig, section
-from toonbridge.train.method import TrainingMethod, register_method
-from toonbridge.train.schedules import AdamWCosine, set_learning_rate, warmup_cosine
+from toonbridge.train.method import register_method
+from toonbridge.train.supervised import SupervisedTraining
 
 
 @dataclass
@@ -21,41 +19,26 @@ class RegressorModel:
 
 
 @register_method("landmark_regressor")
-class LandmarkRegressorTraining(TrainingMethod):
-    def __init__(self, config: TrainConfig, device: torch.device):
-        super().__init__(config, device)
-        self.data_config = section(SupervisedData, config.data, "data")
-        self.model_config = section(RegressorModel, config.model, "model")
-        self.optim_config = section(AdamWCosine, config.optim, "optim")
-        self.regressor = build("landmark_regressor", width=self.model_config.width, input_size=self.data_config.size).to(device)
-        self.networks = {"regressor": self.regressor}
-        self.optimizers = {"regressor": torch.optim.AdamW(self.regressor.parameters(), lr=self.optim_config.lr,
-                                                          weight_decay=self.optim_config.weight_decay)}
+class LandmarkRegressorTraining(SupervisedTraining):
+    role, builder, model_section = "regressor", "landmark_regressor", RegressorModel
+
+    def network_options(self) -> dict:
+        return {"width": self.model_config.width, "input_size": self.data_config.size}
 
     def dataset(self) -> DomainImages:
         domain = load_split(self.data_config.domain, "train", self.data_config.filters)
-        if not any(sample.landmarks5 is not None for sample in domain):
+        if len(domain) and not any(sample.landmarks5 is not None for sample in domain):  # empty: DomainImages says so
             raise ValueError(f"{self.data_config.domain} has no 5-point landmarks to learn from")
         augment = AugmentConfig(**self.data_config.augment)
         return DomainImages(domain, self.data_config.size, augment, self.config.seed)
 
-    def set_learning_rate_for(self, step: int) -> None:
-        scale = warmup_cosine(step, self.config.steps, self.optim_config.warmup_steps)
-        set_learning_rate(self.optimizers.values(), self.optim_config.lr, scale)
-
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        self.regressor.train()
+        self.network.train()
         known = batch["has_landmarks"]
         images = colour_jitter(batch["image"][known], self.data_config.colour_jitter)
         target = to_fractions(batch["landmarks"][known], self.data_config.size)
         with self.autocast():
-            predicted = self.regressor(images)
+            predicted = self.network(images)
         loss = torch.nn.functional.smooth_l1_loss(predicted.float(), target, beta=0.01)
-        optimizer = self.optimizers["regressor"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        self.optimise(loss)
         return {"landmark_l1": loss.detach()}
-
-    def shipped(self) -> dict[str, tuple[torch.nn.Module, str, dict]]:
-        return {"regressor": (self.regressor, "landmark_regressor", {"width": self.model_config.width, "input_size": self.data_config.size})}

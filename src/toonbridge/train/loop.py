@@ -88,7 +88,7 @@ def train(config: TrainConfig, *, resume: bool = False, device: str = "cpu", pro
                 finished_step = False
                 method.set_learning_rate_for(step)
                 losses = {name: float(value) for name, value in method.train_step(batch, step).items()}
-                _check_finite(losses, step, last_saved or _latest_path(config.run_dir))
+                _check_finite(losses, step, lambda: last_saved or _latest_path(config.run_dir))
                 step, finished_step = step + 1, True
                 _log(writer, bar, task, method, batch, losses, step, config)
                 if step % config.checkpoint_every == 0:
@@ -170,10 +170,12 @@ def _latest_path(run_dir: str) -> Path | None:
     return found[-1] if found else None
 
 
-def _check_finite(losses: dict[str, float], step: int, last_good: Path | None) -> None:
+def _check_finite(losses: dict[str, float], step: int, last_good) -> None:
+    """``last_good()`` finds the last checkpoint; it is only called when a loss is bad."""
     bad = [name for name, value in losses.items() if not math.isfinite(value)]
     if bad:
-        where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+        checkpoint = last_good()
+        where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
         raise TrainingDiverged(f"loss {', '.join(bad)} became {losses[bad[0]]} at step {step + 1}; training stopped "
                                f"({where}). Lower the learning rate or use precision: fp32, then --resume.")
 
