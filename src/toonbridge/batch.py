@@ -53,11 +53,12 @@ def report_failure(label: str, reason: str) -> None:
 
 def run_batch(items: list, work: Callable[[object], object], *, description: str,
               on_result: Callable[[object, object], None] | None = None, workers: int = 1,
-              label: Callable[[object], str] = str, show_progress: bool | None = None) -> BatchReport:
+              label: Callable[[object], str] = str, show_progress: bool | None = None,
+              print_failures: bool = True) -> BatchReport:
     """Call ``work(item)`` for each item, then ``on_result(item, value)`` in this process.
 
     An error from either marks that item failed: a :class:`ToonbridgeError` with its message, anything else as an
-    internal error. With ``workers > 1``, ``work`` runs in that many processes (it must be picklable: a module-level
+    internal error; each failure is also printed as one line unless ``print_failures`` is off. With ``workers > 1``, ``work`` runs in that many processes (it must be picklable: a module-level
     function or a ``functools.partial`` of one); results still arrive in input order.
     """
     report = BatchReport()
@@ -71,11 +72,13 @@ def run_batch(items: list, work: Callable[[object], object], *, description: str
                 report.succeeded += 1
             except ToonbridgeError as error:
                 report.failures.append((label(item), str(error)))
-                report_failure(label(item), str(error))
+                if print_failures:
+                    report_failure(label(item), str(error))
             except Exception as error:  # a bug, not the user's fault: still one line, the trace on request
                 reason = f"internal error ({type(error).__name__}: {error}); set TOONBRIDGE_DEBUG=1 for details"
                 report.failures.append((label(item), reason))
-                report_failure(label(item), reason)
+                if print_failures:
+                    report_failure(label(item), reason)
                 if os.environ.get("TOONBRIDGE_DEBUG"):
                     traceback.print_exception(error)
             progress.advance(task)

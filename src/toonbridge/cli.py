@@ -129,36 +129,46 @@ Aligned = Annotated[bool, typer.Option("--aligned", help="Inputs are already ali
 StyleName = Annotated[str, typer.Option(help="A style (see `toonbridge styles`) or a style folder.")]
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Output folder.", show_default=False)]
 Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slightly less exact.")]
+Backend = Annotated[str, typer.Option(help="auto (onnxruntime when installed, fp32 only; else PyTorch), torch or onnx.")]
 
 
 @app.command()
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-               progress: Progress = None) -> None:
+               backend: Backend = "auto", progress: Progress = None) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
-    aligned); with --aligned, OUTDIR/<stem>.png only.
+    aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
+    folder; every face in every frame, alignment smoothed over time; the audio is dropped.
     """
-    _translate("cartoonize", photos, output, style, aligned, bf16, progress)
+    _translate("cartoonize", photos, output, style, aligned, bf16, backend, progress)
 
 
 @app.command()
 def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-            progress: Progress = None) -> None:
+            backend: Backend = "auto", progress: Progress = None) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
     centred square), align it, translate it and paste it back; OUTDIR/<stem>_0.png is the aligned result.
     """
-    _translate("realize", cartoons, output, style, aligned, bf16, progress)
+    _translate("realize", cartoons, output, style, aligned, bf16, backend, progress)
 
 
-def _translate(direction: str, inputs: list[str], output: Path, style: str, aligned: bool, bf16: bool,
+def _translate(direction: str, inputs: list[str], output: Path, style: str, aligned: bool, bf16: bool, backend: str,
                progress: Optional[bool]) -> None:
     from toonbridge.api import load
     from toonbridge.imageio import save_image
 
-    chosen = _make(lambda: load(style, precision="bf16" if bf16 else "fp32"))
+    from toonbridge.video import is_video_path
+
+    chosen = _make(lambda: load(style, precision="bf16" if bf16 else "fp32", backend="torch" if bf16 and backend == "auto" else backend))
+    videos = [Path(raw) for raw in inputs if is_video_path(raw)]
+    if videos:
+        if direction != "cartoonize" or len(videos) != len(inputs):
+            _fail("videos are cartoonized on their own: toonbridge cartoonize CLIP.mp4... -o OUT.mp4|DIR")
+        _cartoonize_videos(chosen, videos, output, progress)
+        return
     paths = _inputs(inputs)
     stems = _unique_stems(paths)
 
@@ -172,6 +182,28 @@ def _translate(direction: str, inputs: list[str], output: Path, style: str, alig
     verb = "cartoonizing" if direction == "cartoonize" else "realizing"
     report = run_batch(paths, work, description=f"{verb} with '{chosen.name}'", show_progress=progress)
     _finish(len(report.failures), len(paths))
+
+
+def _cartoonize_videos(style, videos: list[Path], output: Path, progress: Optional[bool]) -> None:
+    from rich.progress import Progress as Bar
+
+    from toonbridge.video import cartoonize_video, is_video_path
+
+    if is_video_path(output) and len(videos) > 1:
+        _fail("several videos need an output folder, not one file")
+    failed = 0
+    for video in videos:
+        target = output if is_video_path(output) else output / f"{video.stem}.mp4"
+        with Bar(console=Console(stderr=True), disable=not _want_progress(progress)) as bar:
+            task = bar.add_task(f"cartoonizing {video.name}", total=None)
+            try:
+                report = cartoonize_video(style, video, target, on_frame=lambda done, total: bar.update(task, completed=done, total=total or None))
+            except ToonbridgeError as error:
+                report_failure(str(video), str(error))
+                failed += 1
+                continue
+        print(f"{report.output}: {report.frames} frames, {report.faces} faces, {report.fps:.1f} frames/s (audio dropped)", file=sys.stderr)
+    _finish(failed, len(videos))
 
 
 @app.command()
@@ -291,6 +323,21 @@ def export_weights(
         print(path)
 
 
+@export_app.command("onnx")
+def export_onnx_files(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the .onnx files.", show_default=False)],
+    style: StyleName = "bitmoji",
+) -> None:
+    """Write a style's generators as ONNX (opset 17, dynamic batch; N×3×H×W in [-1, 1] in and out)."""
+    from toonbridge.api import DIRECTIONS, load
+    from toonbridge.models.onnx import export_onnx
+
+    chosen = _make(lambda: load(style, backend="torch"))
+    for direction in chosen.info.directions:
+        role = DIRECTIONS[direction]
+        print(_make(lambda: export_onnx(chosen.network(role), chosen.info.size, output / f"{role}.onnx")))
+
+
 eval_app = typer.Typer(help="Measure image sets and models.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 ImageDir = Annotated[Path, typer.Argument(help="A folder of images (searched recursively).", show_default=False)]
@@ -324,6 +371,56 @@ def eval_fid(dir_a: ImageDir, dir_b: ImageDir, as_json: AsJson = False) -> None:
     value = _make(lambda: fid(features_a, features_b))
     print(json.dumps({"fid": value, "n_a": len(features_a), "n_b": len(features_b)}) if as_json
           else f"FID {value:.2f} ({len(features_a)} vs {len(features_b)} images)")
+
+
+@eval_app.command("report")
+def eval_report(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for report.html and metrics.json.", show_default=False)],
+    style: Annotated[str, typer.Option(help="A shipped style name or a style folder.")] = "bitmoji",
+    limit: Annotated[int, typer.Option(help="Validation inputs per direction.")] = 400,
+    reference: Annotated[int, typer.Option(help="Target-domain validation images for KID.")] = 500,
+    identity: Annotated[int, typer.Option(help="Photo round trips measured with dlib (0: skip).")] = 100,
+    group_limit: Annotated[int, typer.Option(help="Faces per age group × gender (0: skip the groups).")] = 100,
+    bf16: Annotated[bool, typer.Option("--bf16", help="Run the generators under bfloat16 autocast.")] = False,
+) -> None:
+    """Run a style both ways on its validation data and its groups; write report.html and metrics.json."""
+    from toonbridge.api import load
+    from toonbridge.eval.report import write_report
+    from toonbridge.eval.style_eval import EvalOptions, evaluate_style
+
+    options = _make(lambda: EvalOptions(limit, reference, identity, group_limit))
+    loaded = _make(lambda: load(style, precision="bf16" if bf16 else "fp32"))
+    evaluation = _make(lambda: evaluate_style(loaded, options, progress=lambda message: print(message, file=sys.stderr)))
+    for path in write_report(evaluation, output):
+        print(path)
+    for name, result in evaluation.directions.items():
+        print(f"{name}: KID×100 {result.kid:.2f} ± {result.kid_std:.2f}, NME {result.nme if result.nme is None else round(result.nme, 3)}",
+              file=sys.stderr)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Translations running at once.")] = 1,
+    queue: Annotated[int, typer.Option(help="Translations allowed to wait; more get 503.")] = 16,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload (413 above).")] = 10.0,
+    max_megapixels: Annotated[float, typer.Option(help="Largest image (413 above; checked before decoding).")] = 25.0,
+    timeout: Annotated[float, typer.Option(help="Seconds a translation may take (504 above).")] = 60.0,
+    bf16: Bf16 = False,
+    backend: Backend = "auto",
+) -> None:
+    """Serve the web page and the REST API (docs at /docs)."""
+    try:
+        import uvicorn
+
+        from toonbridge.serve.app import ServeConfig, create_app
+    except ImportError as error:
+        _fail(f"serving needs the serve extra ({error.name} is missing): pip install 'toonbridge[serve]'")
+    config = _make(lambda: ServeConfig(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
+                                       workers=workers, queue=queue, timeout_s=timeout, precision="bf16" if bf16 else "fp32",
+                                       backend="torch" if bf16 and backend == "auto" else backend))
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
 
 
 def _want_progress(flag: Optional[bool]) -> bool:

@@ -7,7 +7,13 @@ passed by path wherever a style name is accepted.
 
     {"name": "bitmoji", "description": "...", "template": "bitmoji", "cartoon_template": "bitmoji-cartoon", "size": 128,
      "networks": {"to_cartoon": "to_cartoon.safetensors", "to_photo": "to_photo.safetensors",
-                  "landmarks_photo": "landmarks_photo.safetensors", "landmarks_cartoon": "landmarks_cartoon.safetensors"}}
+                  "landmarks_photo": "landmarks_photo.safetensors", "landmarks_cartoon": "landmarks_cartoon.safetensors"},
+     "evaluation": {"photos": "celeba2bitmoji/photo", "cartoons": "celeba2bitmoji/cartoon", "groups": "utkface",
+                    "attribute": "gender", "classifier_photo": "../classifiers/gender_photo.safetensors",
+                    "classifier_cartoon": "../classifiers/gender_cartoon.safetensors"}}
+
+``evaluation`` (optional) says what ``toonbridge eval report`` measures the style on: its two domains' validation
+splits, the group data, and the attribute classifiers (paths relative to the style folder).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class StyleInfo:
     description: str = ""
     cartoon_template: str | None = None  # how cartoons sit in their crops, if not like the photos
     networks: dict[str, str] = field(default_factory=dict)
+    evaluation: dict[str, str] = field(default_factory=dict)  # its data and judges (see toonbridge.eval.style_eval)
 
     def network_path(self, role: str) -> Path | None:
         return self.folder / self.networks[role] if role in self.networks else None
@@ -45,7 +52,7 @@ def read_style(folder: str | Path) -> StyleInfo:
         raw = json.loads((folder / "style.json").read_text())
         info = StyleInfo(name=raw["name"], folder=folder, template=raw["template"], size=int(raw["size"]),
                          description=raw.get("description", ""), networks=dict(raw["networks"]),
-                         cartoon_template=raw.get("cartoon_template"))
+                         cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None
     missing = [file for file in info.networks.values() if not (folder / file).is_file()]

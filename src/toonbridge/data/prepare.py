@@ -50,12 +50,14 @@ class PrepareResult:
 
 
 def prepare_folder(raw_dir: str | Path, out_dir: str | Path, options: PrepareOptions = PrepareOptions(),
-                   show_progress: bool | None = None, workers: int = 1) -> PrepareResult:
+                   show_progress: bool | None = None, workers: int = 1, photos: list[Path] | None = None,
+                   print_failures: bool = True) -> PrepareResult:
+    """Align every photo under ``raw_dir`` (or only ``photos``, files under it) into ``out_dir``."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise DatasetError(f"not a folder: {raw_dir}")
     template = get_template(options.template)
-    photos = expand_inputs([raw_dir])
+    photos = expand_inputs([raw_dir]) if photos is None else [Path(photo) for photo in photos]
     if not photos:
         raise DatasetError(f"no image files in {raw_dir}")
     journal = _Journal(out_dir / JOURNAL)
@@ -69,7 +71,8 @@ def prepare_folder(raw_dir: str | Path, out_dir: str | Path, options: PrepareOpt
 
     work = functools.partial(_align_photo, raw_dir=raw_dir, out_dir=out_dir, template=template, options=options)
     report = run_batch(todo, work, on_result=record, workers=workers,
-                       description=f"aligning to '{template.name}'", show_progress=show_progress)
+                       description=f"aligning to '{template.name}'", show_progress=show_progress,
+                       print_failures=print_failures)
     samples, skipped = journal.samples(out_dir)
     # Unreadable files are not journalled (they may be fixed and retried), but they are listed as skipped.
     for name, reason in report.failures:

@@ -44,19 +44,27 @@ class IdentityResult:
         return dict(self.__dict__)
 
 
-def identity_preservation(originals: list[ImageInput], results: list[ImageInput]) -> IdentityResult:
-    """Compare each original with its result (e.g. a round trip): embedding distance and same-person share."""
+def identity_distances(originals: list[ImageInput], results: list[ImageInput]) -> list[float | None]:
+    """Embedding distance between each original and its result (e.g. a round trip); None where a face is missing."""
     if len(originals) != len(results) or not originals:
         raise ValueError("give the same (non-zero) number of originals and results")
-    distances = []
+    distances: list[float | None] = []
     for original, result in zip(originals, results):
         a, b = face_embedding(original), face_embedding(result)
-        if a is not None and b is not None:
-            distances.append(float(np.linalg.norm(a - b)))
-    found = np.array(distances)
+        distances.append(None if a is None or b is None else float(np.linalg.norm(a - b)))
+    return distances
+
+
+def summarise_identity(distances: list[float | None]) -> IdentityResult:
+    found = np.array([d for d in distances if d is not None])
     return IdentityResult(
         mean_distance=float(found.mean()) if len(found) else float("nan"),
         same_person_share=float((found < SAME_PERSON_DISTANCE).mean()) if len(found) else 0.0,
-        found_share=len(found) / len(originals),
-        pairs=len(originals),
+        found_share=len(found) / len(distances) if distances else 0.0,
+        pairs=len(distances),
     )
+
+
+def identity_preservation(originals: list[ImageInput], results: list[ImageInput]) -> IdentityResult:
+    """Compare each original with its result (e.g. a round trip): embedding distance and same-person share."""
+    return summarise_identity(identity_distances(originals, results))

@@ -76,25 +76,29 @@ def features(images: Iterable[np.ndarray], batch_size: int = 25) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM))
 
 
-def path_features(paths: Sequence[str | Path], batch_size: int = 25) -> np.ndarray:
-    from toonbridge.imageio import load_image
+def path_features(paths: Sequence[str | Path], batch_size: int = 25, resize_to: int | None = None) -> np.ndarray:
+    """Features of image files; ``resize_to`` first brings each to that square size (a model's resolution)."""
+    from toonbridge.imageio import load_image, resize_image
 
-    return features((load_image(path) for path in paths), batch_size)
+    images = (load_image(path) for path in paths)
+    if resize_to is not None:
+        images = (resize_image(image, resize_to) for image in images)
+    return features(images, batch_size)
 
 
 def cache_dir() -> Path:
-    import os
+    from toonbridge.cache import cache_root
 
-    return Path(os.environ.get("TOONBRIDGE_CACHE", Path.home() / ".cache" / "toonbridge")) / "inception-features"
+    return cache_root() / "inception-features"
 
 
-def cached_path_features(paths: Sequence[str | Path], batch_size: int = 25) -> np.ndarray:
+def cached_path_features(paths: Sequence[str | Path], batch_size: int = 25, resize_to: int | None = None) -> np.ndarray:
     """:func:`path_features`, cached on disk under a key of every file's absolute path, size and mtime."""
     import hashlib
 
     from toonbridge.imageio import write_atomic
 
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(b"" if resize_to is None else f"resize {resize_to}\n".encode())
     for path in paths:
         stat = Path(path).stat()
         digest.update(f"{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -106,6 +110,6 @@ def cached_path_features(paths: Sequence[str | Path], batch_size: int = 25) -> n
                 return found
         except (OSError, ValueError):
             pass  # a damaged cache entry is recomputed
-    result = path_features(paths, batch_size)
+    result = path_features(paths, batch_size, resize_to)
     write_atomic(cached, lambda handle: np.save(handle, result, allow_pickle=False))
     return result

@@ -64,6 +64,24 @@ class SupervisedData:
     colour_jitter: float = 0.2
 
 
+@dataclass
+class UnpairedData:
+    """The ``data`` section of the unpaired translation methods: domain A (photos) and B (cartoons)."""
+
+    domain_a: str = "celeba2bitmoji/photo"
+    domain_b: str = "celeba2bitmoji/cartoon"
+    size: int = 128
+    filters_a: list[str] = field(default_factory=list)
+    filters_b: list[str] = field(default_factory=list)
+    augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.03, "max_rotation_degrees": 3.0, "max_shift": 0.02})
+
+    def dataset(self, seed: int):
+        from toonbridge.data import AugmentConfig, unpaired_dataset
+
+        return unpaired_dataset(self.domain_a, self.domain_b, filters_a=self.filters_a, filters_b=self.filters_b,
+                                size=self.size, augment_config=AugmentConfig(**self.augment), seed=seed)
+
+
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     """Read a YAML config. ``base: other.yaml`` (relative to this file) starts from another config and changes
     only what this one sets (sections are merged key by key), which is how ablations stay one-line diffs."""

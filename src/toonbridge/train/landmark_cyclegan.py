@@ -14,30 +14,20 @@ With ``loss.landmark: 0`` and ``loss.local_gan: 0`` this is a plain CycleGAN, wh
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from toonbridge.data import AugmentConfig, load_split, unpaired_dataset
+from toonbridge.data import load_split
 from toonbridge.faces.align import similarity_transform
 from toonbridge.losses import l1_loss, landmark_consistency_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from toonbridge.models import build, load_network
 from toonbridge.models.face_parts import PARTS, crop_parts
 from toonbridge.models.landmark_regressor import to_fractions, to_pixels
-from toonbridge.train.config import TrainConfig, section
-from toonbridge.train.method import TrainingMethod, register_method
-from toonbridge.train.schedules import constant_then_linear, set_learning_rate
-
-
-@dataclass
-class CycleData:
-    domain_a: str = "celeba2bitmoji/photo"
-    domain_b: str = "celeba2bitmoji/cartoon"
-    size: int = 128
-    filters_a: list[str] = field(default_factory=list)
-    filters_b: list[str] = field(default_factory=list)
-    augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.03, "max_rotation_degrees": 3.0, "max_shift": 0.02})
+from toonbridge.train.config import TrainConfig, UnpairedData, section
+from toonbridge.train.method import register_method
+from toonbridge.train.unpaired import UnpairedTranslation
 
 
 @dataclass
@@ -109,16 +99,18 @@ class ImagePool:
 
 
 @register_method("landmark_cyclegan")
-class LandmarkCycleGANTraining(TrainingMethod):
+class LandmarkCycleGANTraining(UnpairedTranslation):
+    generator_name = "resnet_generator"
+
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(CycleData, config.data, "data")
+        self.data_config = section(UnpairedData, config.data, "data")
         self.model_config = m = section(CycleModel, config.model, "model")
         self.loss_config = section(CycleLoss, config.loss, "loss")
         self.optim_config = section(CycleOptim, config.optim, "optim")
         self.generator_options = {"ngf": m.ngf, "n_blocks": m.n_blocks, "upsample": m.upsample}
-        self.to_cartoon = build("resnet_generator", **self.generator_options).to(device)
-        self.to_photo = build("resnet_generator", **self.generator_options).to(device)
+        self.to_cartoon = build(self.generator_name, **self.generator_options).to(device)
+        self.to_photo = build(self.generator_name, **self.generator_options).to(device)
         d_options = {"ndf": m.ndf, "n_layers": m.d_layers, "spectral_norm": m.spectral_norm}
         self.d_photo = build("patch_discriminator", **d_options).to(device)
         self.d_cartoon = build("patch_discriminator", **d_options).to(device)
@@ -163,15 +155,6 @@ class LandmarkCycleGANTraining(TrainingMethod):
         forward = torch.tensor(similarity_transform(mean_photo, mean_cartoon), dtype=torch.float32)
         backward = torch.tensor(similarity_transform(mean_cartoon, mean_photo), dtype=torch.float32)
         return forward.to(self.device), backward.to(self.device)
-
-    def dataset(self):
-        d = self.data_config
-        return unpaired_dataset(d.domain_a, d.domain_b, filters_a=d.filters_a, filters_b=d.filters_b, size=d.size,
-                                augment_config=AugmentConfig(**d.augment), seed=self.config.seed)
-
-    def set_learning_rate_for(self, step: int) -> None:
-        scale = constant_then_linear(step, self.config.steps, self.optim_config.decay_start)
-        set_learning_rate(self.optimizers.values(), self.optim_config.lr, scale)
 
     def _points(self, images: torch.Tensor, side: dict, regressor) -> torch.Tensor:
         """Ground-truth landmarks (pixels) where the manifest has them, else the regressor's."""
@@ -257,25 +240,12 @@ class LandmarkCycleGANTraining(TrainingMethod):
             if not name.startswith("to_"):
                 network.requires_grad_(trainable)
 
-    def samples(self, batch: dict) -> torch.Tensor:
-        """Rows: photo | cartoon | back, cartoon | photo | back (first item of the batch)."""
-        real_photo, fake_cartoon, real_cartoon, fake_photo = (t[:1] for t in self._last)
-        with torch.no_grad(), self.autocast():
-            back_photo = self.to_photo(fake_cartoon)
-            back_cartoon = self.to_cartoon(fake_photo)
-        rows = [torch.cat([real_photo, fake_cartoon, back_photo], dim=3), torch.cat([real_cartoon, fake_photo, back_cartoon], dim=3)]
-        return torch.cat(rows, dim=2)[0].float().add(1).div(2).clamp(0, 1).cpu()
-
     def extra_state(self) -> dict[str, torch.Tensor]:
         return {"pool_photo": self.pool_photo.state(), "pool_cartoon": self.pool_cartoon.state()}
 
     def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
         self.pool_photo.load(tensors.get("pool_photo", torch.zeros(0)).to(self.device))
         self.pool_cartoon.load(tensors.get("pool_cartoon", torch.zeros(0)).to(self.device))
-
-    def shipped(self) -> dict[str, tuple[nn.Module, str, dict]]:
-        return {"to_cartoon": (self.to_cartoon, "resnet_generator", self.generator_options),
-                "to_photo": (self.to_photo, "resnet_generator", self.generator_options)}
 
 
 def _transform(matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,130 @@
+"""The one benchmark harness: every shipped style's quality and speed, next to the standard CycleGAN ResNet-9.
+
+    python benchmarks/run.py [--threads 2] [--repeats 50] [--limit 400] [--reference 500] [--identity 100]
+                             [--speed-only] [--no-write]
+
+Quality (needs ../shared/data): the same evaluation as ``toonbridge eval report`` (KID×100 both ways, landmark NME,
+round-trip identity, gender kept), without the groups. Speed: one aligned face at the style's resolution, batch 1,
+median of ``repeats`` runs after 3 warm-ups, in PyTorch fp32, PyTorch bf16 autocast and onnxruntime fp32;
+parameters and GFLOPs (torch's FlopCounterMode: 2 FLOPs per multiply-add) per generator. The ResNet-9 reference
+(ngf 64, 9 blocks, transposed convolutions, random weights: speed does not depend on them) runs in the same process.
+Tables are printed and written into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _report import markdown_table, print_table, update_section
+from toonbridge.api import DIRECTIONS, load, styles
+from toonbridge.models import build
+from toonbridge.models.onnx import OnnxNetwork, export_onnx, onnx_available
+
+REFERENCE = "CycleGAN ResNet-9 (reference)"
+SPEED_HEADER = ["generator", "input", "parameters", "GFLOPs", "PyTorch fp32 ms", "PyTorch bf16 ms", "ONNX fp32 ms"]
+QUALITY_HEADER = ["style", "step", "KID×100 photo→cartoon", "KID×100 cartoon→photo", "NME p→c / c→p",
+                  "identity (round trip < 0.6)", "gender kept p→c / c→p"]
+
+
+def median_ms(network, size: int, repeats: int, bf16: bool = False) -> float:
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for _ in range(3):
+            network(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            network(x)
+            times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def gflops(network: torch.nn.Module, size: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        network(torch.zeros(1, 3, size, size))
+    return counter.get_total_flops() / 1e9
+
+
+def speed_row(name: str, network: torch.nn.Module, size: int, repeats: int, threads: int, scratch: Path) -> list:
+    onnx_ms = "–"
+    if onnx_available():
+        path = export_onnx(network, size, scratch / f"{name.replace(' ', '_')}.onnx")
+        onnx_ms = f"{median_ms(OnnxNetwork(path, threads), size, repeats):.1f}"
+    parameters = sum(p.numel() for p in network.parameters()) / 1e6
+    return [name, f"{size}×{size}", f"{parameters:.2f} M", f"{gflops(network, size):.2f}",
+            f"{median_ms(network, size, repeats):.1f}", f"{median_ms(network, size, repeats, bf16=True):.1f}", onnx_ms]
+
+
+def quality_row(style, limit: int, reference: int, identity: int) -> list:
+    from toonbridge.eval.style_eval import EvalOptions, evaluate_style
+
+    result = evaluate_style(style, EvalOptions(limit, reference, identity, group_limit=0))
+    ways = [result.directions.get(name) for name in ("cartoonize", "realize")]
+
+    def both(measure) -> str:
+        return " / ".join(_text(measure(way)) if way is not None else "–" for way in ways)
+
+    kids = [f"{way.kid:.2f} ± {way.kid_std:.2f}" if way is not None else "–" for way in ways]
+    identity_share = ways[0].identity_same if ways[0] is not None else None
+    return [style.name, result.model.get("step"), *kids, both(lambda way: way.nme),
+            _text(identity_share, percent=True), both(lambda way: _percent(way.attribute_kept))]
+
+
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.0f} %"
+
+
+def _text(value, percent: bool = False) -> str:
+    if value is None:
+        return "–"
+    if percent:
+        return _percent(value)
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--limit", type=int, default=400)
+    parser.add_argument("--reference", type=int, default=500)
+    parser.add_argument("--identity", type=int, default=100)
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality table (no data needed)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    shipped = [load(info.name, backend="torch") for info in styles()]
+    speed_rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for style in shipped:
+            for direction in style.info.directions:
+                network = style.network(DIRECTIONS[direction]).eval()
+                speed_rows.append(speed_row(f"{style.name} {direction}", network, style.info.size, args.repeats, args.threads, Path(scratch)))
+        reference = build("resnet_generator", ngf=64, n_blocks=9, upsample="transpose").eval()
+        speed_rows.append(speed_row(REFERENCE, reference, 128, args.repeats, args.threads, Path(scratch)))
+    print_table(f"one aligned face, batch 1, {args.threads} threads (median of {args.repeats})", SPEED_HEADER, speed_rows)
+    quality_rows = []
+    if not args.speed_only:
+        quality_rows = [quality_row(style, args.limit, args.reference, args.identity) for style in shipped]
+        print_table(f"validation quality ({args.limit} inputs per direction, {args.reference} references)", QUALITY_HEADER, quality_rows)
+    if args.no_write:
+        return
+    command = f"python benchmarks/run.py --threads {args.threads}"
+    update_section("styles-speed", markdown_table(SPEED_HEADER, speed_rows), command + (" --speed-only" if args.speed_only else ""))
+    if quality_rows:
+        update_section("styles-quality", markdown_table(QUALITY_HEADER, quality_rows),
+                       f"{command} --limit {args.limit} --reference {args.reference} --identity {args.identity}")
+
+
+if __name__ == "__main__":
+    main()

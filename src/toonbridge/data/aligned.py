@@ -1,0 +1,44 @@
+"""A domain of unaligned photos (UTKFace chips, a user's folder) aligned to a template on demand, cached on disk.
+
+Evaluation and few-shot training need faces framed exactly like a style's training images. The photos are
+detected and aligned once (``toonbridge.data.prepare`` with its journal, so an interrupted run resumes) into
+``<cache>/aligned/<domain>-<template>/``; the result keeps every sample's labels and carries the aligned
+5 landmarks. Photos with no usable face are left out (``skipped.csv`` in that folder says why).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from toonbridge.cache import cache_root
+from toonbridge.data.domains import Domain
+from toonbridge.data.manifest import Sample, read_manifest
+from toonbridge.data.prepare import PrepareOptions, prepare_folder
+from toonbridge.errors import DatasetError
+from toonbridge.faces import get_template
+
+
+def aligned_domain(domain: Domain, template: str, *, cache_dir: str | Path | None = None,
+                   show_progress: bool | None = None) -> Domain:
+    """``domain``'s faces aligned to ``template`` (the largest face of each photo), in the same order."""
+    if not domain.samples:
+        raise DatasetError(f"{domain.name or 'domain'} has no images to align")
+    if domain.template == template:
+        return domain
+    root = Path(os.path.commonpath([sample.path.parent for sample in domain.samples]))
+    folder = Path(cache_dir) if cache_dir is not None else cache_root() / "aligned" / _folder_name(domain.name, template)
+    prepare_folder(root, folder, PrepareOptions(template=template, faces="largest"), show_progress=show_progress,
+                   photos=[sample.path for sample in domain.samples], print_failures=False)
+    by_source = {sample.labels["source"]: sample for sample in read_manifest(folder / "manifest.csv")}
+    samples = []
+    for sample in domain.samples:
+        found = by_source.get(sample.path.relative_to(root).as_posix())
+        if found is not None:
+            samples.append(Sample(found.path, sample.name, dict(sample.labels), found.landmarks5))
+    return Domain(samples, f"{domain.name}@{template}", max(get_template(template).size), template)
+
+
+def _folder_name(domain_name: str, template: str) -> str:
+    base = domain_name.split("[")[0].replace("/", "-") or "domain"
+    return f"{base}-{template}"

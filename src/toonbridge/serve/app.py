@@ -1,0 +1,231 @@
+"""The web app: a page for people and a REST API for programs, both over :mod:`toonbridge.api`.
+
+    GET  /            the page (upload or webcam snapshot, style and direction, before/after, download)
+    GET  /healthz     {"status": "ok", ...}
+    GET  /v1/styles   the styles and the directions each supports
+    POST /v1/cartoonize, /v1/realize   multipart: ``image`` file, ``style`` field (default bitmoji)
+                      -> image/png of the whole picture with every face replaced;
+                      ``?format=json`` -> per-face boxes, landmarks and aligned crops (base64 PNG)
+    GET  /docs        OpenAPI
+
+Protection: uploads over ``max_upload_bytes`` get 413 before the body is parsed (by Content-Length) or after (by
+size); images over ``max_pixels`` get 413 from the header, before decoding; at most ``workers`` translations run
+while ``queue`` more wait, and any request beyond gets 503 with Retry-After; a request that takes longer than
+``timeout_s`` gets 504. Every error a client can cause is a 4xx with ``{"error": {"code", "message"}}``.
+Uploads are read into memory (multipart spools large parts to the system temp dir only); nothing else is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+import base64
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from toonbridge.errors import FaceTooSmall, ImageTooLarge, InvalidImage, NoFaceFound, ToonbridgeError, UnknownName
+
+DIRECTION_NAMES = ("cartoonize", "realize")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 25_000_000
+    workers: int = 1  # translations running at once (each uses torch's threads)
+    queue: int = 16  # translations allowed to wait for a worker
+    timeout_s: float = 60.0
+    precision: str = "fp32"
+    backend: str = "auto"
+    preload: bool = True  # load every style's networks at start-up, not on the first request
+
+    def __post_init__(self):
+        if self.workers < 1 or self.queue < 0:
+            raise ValueError("workers must be at least 1 and queue at least 0")
+        if self.max_upload_bytes < 1 or self.max_pixels < 1 or self.timeout_s <= 0:
+            raise ValueError("upload size, pixel count and timeout limits must be positive")
+
+
+class ClientError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+class TranslationPool:
+    """A fixed number of worker threads and a bounded number of waiting requests; the rest are refused."""
+
+    def __init__(self, workers: int, queue: int):
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="toonbridge")
+        self.slots = threading.BoundedSemaphore(workers + queue)
+
+    async def run(self, function, timeout_s: float):
+        if not self.slots.acquire(blocking=False):
+            raise ClientError(503, "busy", "the server is busy; try again shortly", {"Retry-After": "2"})
+
+        def work():
+            try:
+                return function()
+            finally:
+                self.slots.release()  # only when the work is really done, even after a timeout
+
+        future = asyncio.get_running_loop().run_in_executor(self.executor, work)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            raise ClientError(504, "timeout", f"the translation took longer than {timeout_s:g} s") from None
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class StyleCache:
+    """Loaded styles, shared by the workers (loading is locked; inference is thread-safe)."""
+
+    def __init__(self, config: ServeConfig):
+        from toonbridge.api import styles
+
+        self.config = config
+        self.infos = {info.name: info for info in styles()}
+        self.loaded: dict = {}
+        self.lock = threading.Lock()
+
+    def get(self, name: str):
+        from toonbridge.api import Style
+
+        if name not in self.infos:
+            raise ClientError(422, "unknown_style", f"unknown style {name!r}; known: {', '.join(self.infos)}")
+        with self.lock:
+            if name not in self.loaded:
+                self.loaded[name] = Style(self.infos[name], precision=self.config.precision, backend=self.config.backend)
+            return self.loaded[name]
+
+    def preload(self) -> None:
+        from toonbridge.api import DIRECTIONS
+
+        for name, info in self.infos.items():
+            style = self.get(name)
+            for direction in info.directions:
+                style.generator(direction)
+            for role in info.networks:
+                if role not in DIRECTIONS.values():
+                    style.network(role)
+
+
+def create_app(config: ServeConfig = ServeConfig()):
+    cache = StyleCache(config)
+    pool = TranslationPool(config.workers, config.queue)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        if config.preload:
+            await asyncio.get_running_loop().run_in_executor(None, cache.preload)
+        yield
+        pool.shutdown()
+
+    app = FastAPI(title="toonbridge", summary="Face photos to cartoon faces and back.", lifespan=lifespan)
+
+    @app.exception_handler(ClientError)
+    async def client_error(_request, error: ClientError):
+        return _error_response(error.status, error.code, error.message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request, error: RequestValidationError):
+        fields = ", ".join(".".join(str(p) for p in item["loc"][1:]) or "request" for item in error.errors())
+        return _error_response(422, "invalid_request", f"missing or invalid field(s): {fields}")
+
+    @app.middleware("http")
+    async def upload_limit(request: Request, call_next):
+        declared = request.headers.get("content-length")
+        if request.method == "POST" and declared and declared.isdigit() and int(declared) > config.max_upload_bytes + 64 * 1024:
+            return _error_response(413, "upload_too_large", _too_large_message(config))
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return resources.files("toonbridge.serve").joinpath("page.html").read_text(encoding="utf-8")
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "styles": list(cache.infos), "workers": config.workers, "queue": config.queue}
+
+    @app.get("/v1/styles")
+    async def list_styles():
+        return {"styles": [{"name": info.name, "description": info.description, "size": info.size,
+                            "directions": info.directions} for info in cache.infos.values()]}
+
+    async def translate(direction: str, image: UploadFile, style: str, response_format: str):
+        if response_format not in ("png", "json"):
+            raise ClientError(422, "invalid_request", "format must be png or json")
+        data = await image.read(config.max_upload_bytes + 1)
+        if len(data) > config.max_upload_bytes:
+            raise ClientError(413, "upload_too_large", _too_large_message(config))
+        if not data:
+            raise ClientError(422, "invalid_image", "the uploaded image is empty")
+        chosen = cache.get(style)
+        if direction not in chosen.info.directions:
+            raise ClientError(422, "unsupported_direction", f"style {style!r} cannot {direction}")
+        result = await pool.run(lambda: _translate(chosen, data, direction, config.max_pixels), config.timeout_s)
+        if response_format == "json":
+            return _json_result(style, direction, result)
+        return Response(_png(result.image), media_type="image/png")
+
+    @app.post("/v1/cartoonize", responses={200: {"content": {"image/png": {}}}})
+    async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"),
+                         format: str = Query("png", description="png or json")):
+        """The photo with every face turned into a cartoon face (PNG), or per-face results (JSON)."""
+        return await translate("cartoonize", image, style, format)
+
+    @app.post("/v1/realize", responses={200: {"content": {"image/png": {}}}})
+    async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"),
+                      format: str = Query("png", description="png or json")):
+        """The cartoon face turned into a realistic one (PNG), or per-face results (JSON)."""
+        return await translate("realize", image, style, format)
+
+    return app
+
+
+def _translate(style, data: bytes, direction: str, max_pixels: int):
+    from toonbridge.imageio import load_image
+
+    try:
+        image = load_image(data, max_pixels=max_pixels)
+        return style.translate(image, direction)
+    except ImageTooLarge as error:
+        raise ClientError(413, "image_too_large", str(error)) from None
+    except InvalidImage as error:
+        raise ClientError(422, "invalid_image", str(error)) from None
+    except (NoFaceFound, FaceTooSmall) as error:
+        raise ClientError(422, "no_face", str(error)) from None
+    except (UnknownName, ToonbridgeError) as error:
+        raise ClientError(422, "bad_input", str(error)) from None
+
+
+def _json_result(style: str, direction: str, result) -> dict:
+    return {"style": style, "direction": direction, "faces": [
+        {"box": face.box, "landmarks5": face.landmarks5,
+         "aligned": base64.b64encode(_png(face.aligned)).decode(), "output": base64.b64encode(_png(face.output)).decode()}
+        for face in result.faces]}
+
+
+def _png(image) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _too_large_message(config: ServeConfig) -> str:
+    return f"upload larger than {config.max_upload_bytes / 2**20:g} MiB"
+
+
+def _error_response(status: int, code: str, message: str, headers: dict | None = None):
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)

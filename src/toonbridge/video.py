@@ -1,0 +1,178 @@
+"""Cartoonize every face in every frame of a video, with the alignment smoothed over time so faces do not jitter.
+
+Per frame the faces are detected, matched to the previous frames' faces (nearest centre), and each face's 5 points
+go through a One-Euro filter (Casiez et al. 2012): heavy smoothing while the face is still, little lag when it
+moves. The smoothed points give the alignment, so the translated face sits still on a still head. Frames are
+decoded and written with OpenCV (``mp4v`` for .mp4); the audio track is dropped. The output is written to a
+temporary file and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from toonbridge.errors import InvalidImage, ToonbridgeError
+from toonbridge.faces import align_face, detect, paste_back
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
+FOURCC = {".avi": "MJPG", ".webm": "VP80"}  # everything else: mp4v
+
+
+def is_video_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+class OneEuroFilter:
+    """Adaptive low-pass filter for noisy positions: the cut-off rises with speed (``beta``)."""
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, derivative_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.derivative_cutoff = min_cutoff, beta, derivative_cutoff
+        self.value: np.ndarray | None = None
+        self.derivative: np.ndarray | None = None
+
+    @staticmethod
+    def _alpha(cutoff, dt: float):
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, value: np.ndarray, dt: float) -> np.ndarray:
+        if self.value is None:
+            self.value, self.derivative = value.copy(), np.zeros_like(value)
+            return value
+        derivative = (value - self.value) / dt
+        a = self._alpha(self.derivative_cutoff, dt)
+        self.derivative = a * derivative + (1 - a) * self.derivative
+        cutoff = self.min_cutoff + self.beta * np.abs(self.derivative)
+        a = self._alpha(cutoff, dt)
+        self.value = a * value + (1 - a) * self.value
+        return self.value
+
+
+@dataclass
+class _Track:
+    points: np.ndarray  # last raw 5 points
+    smoother: OneEuroFilter
+    last_frame: int
+    raw_motion: list[float] = field(default_factory=list)  # frame-to-frame mean point motion / inter-ocular distance
+    smooth_motion: list[float] = field(default_factory=list)
+    smoothed: np.ndarray | None = None
+
+
+@dataclass
+class VideoReport:
+    frames: int
+    faces: int  # face-frames translated
+    seconds: float
+    output: Path
+    jitter_raw: float | None  # mean frame-to-frame landmark motion of the detections, in inter-ocular distances
+    jitter_used: float | None  # the same for the points the alignment used (smoothed unless smoothing was off)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+class FaceTracker:
+    """Matches each frame's faces to tracks by nearest eye centre and smooths their points."""
+
+    def __init__(self, fps: float, smoothing: bool, forget_after: int = 5):
+        self.dt, self.smoothing, self.forget_after = 1.0 / fps, smoothing, forget_after
+        self.tracks: list[_Track] = []
+        self.finished: list[_Track] = []
+
+    def update(self, frame: int, detections: list[np.ndarray]) -> list[np.ndarray]:
+        """The points to align each detection with (same order)."""
+        used, result = set(), []
+        for points in detections:
+            track = self._nearest(points, used)
+            if track is None:
+                track = _Track(points, OneEuroFilter(), frame)
+                self.tracks.append(track)
+            else:
+                scale = _eye_distance(points)
+                track.raw_motion.append(float(np.linalg.norm(points - track.points, axis=1).mean() / scale))
+            used.add(id(track))
+            track.points, track.last_frame = points, frame
+            smoothed = track.smoother(points, self.dt) if self.smoothing else points
+            if track.smoothed is not None:
+                track.smooth_motion.append(float(np.linalg.norm(smoothed - track.smoothed, axis=1).mean() / _eye_distance(points)))
+            track.smoothed = smoothed.copy()
+            result.append(smoothed)
+        self.finished += [t for t in self.tracks if frame - t.last_frame > self.forget_after]
+        self.tracks = [t for t in self.tracks if frame - t.last_frame <= self.forget_after]
+        return result
+
+    def _nearest(self, points: np.ndarray, used: set) -> _Track | None:
+        centre = points[:2].mean(axis=0)
+        best, best_distance = None, None
+        for track in self.tracks:
+            distance = np.linalg.norm(track.points[:2].mean(axis=0) - centre)
+            # A face moves less than its eye distance between two frames; anything farther is another face.
+            if id(track) not in used and distance < _eye_distance(track.points) and (best is None or distance < best_distance):
+                best, best_distance = track, distance
+        return best
+
+    def jitter(self) -> tuple[float | None, float | None]:
+        tracks = self.tracks + self.finished
+        raw = [m for t in tracks for m in t.raw_motion]
+        used = [m for t in tracks for m in t.smooth_motion]
+        return (float(np.mean(raw)) if raw else None, float(np.mean(used)) if used else None)
+
+
+def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing: bool = True,
+                     on_frame: Callable[[int, int], None] | None = None) -> VideoReport:
+    """Write ``target``: ``source`` with every face cartoonized by ``style`` (a :class:`toonbridge.api.Style`)."""
+    import time
+
+    source, target = Path(source), Path(target)
+    capture = cv2.VideoCapture(str(source))
+    if not source.is_file() or not capture.isOpened():
+        raise InvalidImage(f"cannot read video {source}")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*FOURCC.get(target.suffix.lower(), "mp4v")), fps, (width, height))
+    if not writer.isOpened():
+        raise ToonbridgeError(f"cannot write video {target} (unsupported container {target.suffix!r}?)")
+    tracker = FaceTracker(fps, smoothing)
+    frames = faces = 0
+    started = time.perf_counter()
+    complete = False
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+            points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
+            aligned = [align_face(rgb, p, style.template) for p in points]
+            if aligned:
+                outputs = style.translate_aligned([face.image for face in aligned], "cartoonize")
+                rgb = paste_back(rgb, list(zip(aligned, outputs)))
+            writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+            frames, faces = frames + 1, faces + len(aligned)
+            if on_frame is not None:
+                on_frame(frames, total)
+        complete = frames > 0
+    finally:
+        capture.release()
+        writer.release()
+        if not complete:  # an error, an interrupt or an empty video: leave nothing half-written
+            partial.unlink(missing_ok=True)
+    if frames == 0:
+        raise InvalidImage(f"{source}: no frames could be decoded")
+    partial.replace(target)
+    jitter_raw, jitter_used = tracker.jitter()
+    return VideoReport(frames, faces, time.perf_counter() - started, target, jitter_raw, jitter_used)
+
+
+def _eye_distance(points: np.ndarray) -> float:
+    return max(float(np.linalg.norm(points[0] - points[1])), 1e-6)

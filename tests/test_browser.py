@@ -1,0 +1,87 @@
+"""The web page in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright; no browser download).
+
+In CI a missing Chromium is a failure (.ci/run installs it); elsewhere the test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import HOSTILE, SAMPLE
+
+pytest.importorskip("fastapi", reason="the serve extra is part of the test extra")
+pytest.importorskip("playwright", reason="playwright is part of the test extra")
+
+CHROMIUM = "/usr/bin/chromium"
+# Chromium's background services try to reach Google; on a closed network they fail noisily, so they are off.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    import uvicorn
+
+    from toonbridge.serve.app import ServeConfig, create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(ServeConfig()), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI must run the browser test, but {CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"needs {CHROMIUM} (apt-get install chromium); runs in CI")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser.new_page()
+        browser.close()
+
+
+def test_upload_convert_and_see_the_result(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    assert page.locator("#style option").first.get_attribute("value") == "bitmoji"
+    page.set_input_files("#file", str(SAMPLE))
+    page.wait_for_function("document.querySelector('#before').naturalWidth > 0")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#after').naturalWidth > 0", timeout=60_000)
+    sizes = page.evaluate("[document.querySelector('#before').naturalWidth, document.querySelector('#after').naturalWidth]")
+    assert sizes[0] == sizes[1] > 0  # the whole photo comes back, face replaced
+    assert page.locator("#status").text_content() == "Done."
+    assert page.locator("#download").is_visible()
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == "toonbridge.png"
+
+
+def test_a_photo_without_a_face_shows_the_servers_message(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    page.set_input_files("#file", str(HOSTILE / "no_face.png"))
+    page.check("input[value=cartoonize]")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#status').className === 'error'", timeout=60_000)
+    assert "no face found" in page.locator("#status").text_content()
+    assert not page.locator("#download").is_visible()

@@ -1,0 +1,68 @@
+"""The ONNX fast path: exported generators give the PyTorch results (max abs diff <= 1e-4) on real faces."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import toonbridge
+from conftest import REPO, SAMPLE
+from toonbridge.data import image_to_tensor, load_split
+from toonbridge.imageio import load_image
+
+pytest.importorskip("onnxruntime", reason="the onnx extra is part of the test extra")
+
+
+@pytest.fixture()
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOONBRIDGE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _max_difference(style_torch, style_onnx, direction: str, faces: list[np.ndarray]) -> float:
+    x = torch.stack([image_to_tensor(face) for face in faces])
+    with torch.no_grad():
+        expected = style_torch.generator(direction)(x)
+    return float((style_onnx.generator(direction)(x) - expected).abs().max())
+
+
+def test_onnx_generators_match_pytorch_on_the_sample_face(private_cache):
+    eager, fast = toonbridge.load("bitmoji", backend="torch"), toonbridge.load("bitmoji", backend="onnx")
+    face = eager.translate(SAMPLE, "cartoonize").faces[0]
+    assert _max_difference(eager, fast, "cartoonize", [face.aligned]) <= 1e-4
+    assert _max_difference(eager, fast, "realize", [face.output]) <= 1e-4
+    assert len(list(private_cache.glob("onnx/*.onnx"))) == 2  # exported once per generator into the cache
+    # The whole pipeline agrees too (uint8 images; rounding may move a pixel by one level).
+    difference = np.abs(fast.cartoonize(SAMPLE).astype(int) - eager.cartoonize(SAMPLE).astype(int))
+    assert difference.max() <= 1
+
+
+@pytest.mark.shared_data
+def test_onnx_generators_match_pytorch_on_validation_faces(private_cache, shared_data):
+    eager, fast = toonbridge.load("bitmoji", backend="torch"), toonbridge.load("bitmoji", backend="onnx")
+    for direction, side in (("cartoonize", "photo"), ("realize", "cartoon")):
+        faces = [load_image(s.path) for s in load_split(f"celeba2bitmoji/{side}", "val", data_root=shared_data).samples[:8]]
+        assert _max_difference(eager, fast, direction, faces) <= 1e-4, direction
+
+
+def test_auto_backend_picks_onnx_for_fp32_and_torch_for_bf16():
+    assert toonbridge.load("bitmoji").backend == "onnx"
+    assert toonbridge.load("bitmoji", precision="bf16").backend == "torch"
+    with pytest.raises(ValueError, match="fp32 on the CPU"):
+        toonbridge.load("bitmoji", precision="bf16", backend="onnx")
+
+
+def test_export_onnx_command_writes_both_generators(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "toonbridge.cli", "export", "onnx", "--style", "bitmoji", "-o", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["to_cartoon.onnx", "to_photo.onnx"]
+    import onnx
+
+    model = onnx.load(str(tmp_path / "to_cartoon.onnx"))
+    onnx.checker.check_model(model)
+    assert model.opset_import[0].version == 17

@@ -1,0 +1,85 @@
+"""Video: every face per frame, alignment smoothed over time, the output written whole or not at all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import toonbridge
+from conftest import REPO
+from toonbridge.errors import InvalidImage
+from toonbridge.video import OneEuroFilter, cartoonize_video
+
+
+def write_still_clip(path, photo: np.ndarray, frames: int, noise: float = 6.0, fps: float = 25.0):
+    """A still face filmed by a noisy sensor: the same photo with fresh noise in every frame."""
+    rng = np.random.default_rng(0)
+    height, width = photo.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for _ in range(frames):
+        noisy = np.clip(photo.astype(np.float32) + rng.normal(0, noise, photo.shape), 0, 255).astype(np.uint8)
+        writer.write(np.ascontiguousarray(noisy[:, :, ::-1]))
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def still_clip(tmp_path_factory, sample_rgb):
+    path = tmp_path_factory.mktemp("video") / "still.mp4"
+    write_still_clip(path, sample_rgb[::2, ::2].copy(), frames=10)
+    return path
+
+
+def _size(path) -> tuple[int, int]:
+    capture = cv2.VideoCapture(str(path))
+    size = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    capture.release()
+    return size
+
+
+@pytest.fixture(scope="module")
+def style():
+    return toonbridge.load("bitmoji")
+
+
+def test_every_frame_is_cartoonized_and_smoothing_steadies_a_still_face(tmp_path, still_clip, style):
+    smooth = cartoonize_video(style, still_clip, tmp_path / "smooth.mp4")
+    raw = cartoonize_video(style, still_clip, tmp_path / "raw.mp4", smoothing=False)
+    assert smooth.frames == raw.frames == 10 and smooth.faces == 10
+    capture = cv2.VideoCapture(str(smooth.output))
+    ok, frame = capture.read()
+    assert ok and frame.shape[:2] == _size(still_clip)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    assert raw.jitter_used == pytest.approx(raw.jitter_raw)  # no smoothing: the alignment follows the detections
+    assert smooth.jitter_used < 0.5 * smooth.jitter_raw, (smooth.jitter_used, smooth.jitter_raw)
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_one_euro_filter_follows_a_real_move():
+    smoother = OneEuroFilter()
+    for _ in range(10):
+        smoother(np.zeros((5, 2)), 1 / 25)
+    for _ in range(25):  # one second after a 50-pixel jump the filter has (nearly) arrived
+        value = smoother(np.full((5, 2), 50.0), 1 / 25)
+    assert abs(value.mean() - 50) < 2
+
+
+def test_an_unreadable_video_is_a_clear_error_and_writes_nothing(tmp_path, style):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    with pytest.raises(InvalidImage):
+        cartoonize_video(style, fake, tmp_path / "out.mp4")
+    assert not list(tmp_path.glob("*out*")) and not list(tmp_path.glob(".*"))
+
+
+def test_cartoonize_command_takes_a_video(tmp_path, still_clip):
+    done = subprocess.run([sys.executable, "-m", "toonbridge.cli", "cartoonize", str(still_clip), "-o", str(tmp_path / "out.mp4")],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "10 frames" in done.stderr and (tmp_path / "out.mp4").stat().st_size > 1000
+    refused = subprocess.run([sys.executable, "-m", "toonbridge.cli", "realize", str(still_clip), "-o", str(tmp_path / "x.mp4")],
+                             cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "cartoonized" in refused.stderr
