@@ -26,6 +26,11 @@ from _report import markdown_table, print_table, update_section
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "src" / "toonbridge" / "assets" / "astronaut.jpg"
 
+NOTE = (
+    'Each request posts the bundled 512-px sample photo to `/v1/cartoonize` and gets the whole photo back '
+    'as PNG. Latency is as the clients see it, queueing included: 16 clients share one 2-core server.'
+)
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -104,7 +109,7 @@ def main() -> None:
              f"{len(statuses) / wall:.1f}", f"{memory:.0f} MiB"]]
     print_table("POST /v1/cartoonize, sample photo (512 px), loopback", header, rows)
     if not args.no_write:
-        update_section("serve-load", markdown_table(header, rows),
+        update_section("serve-load", markdown_table(header, rows) + "\n\n" + NOTE,
                        f"python benchmarks/load_serve.py --requests {args.requests} --clients {args.clients} --workers {args.workers}")
 
 

@@ -20,8 +20,10 @@ pytest.importorskip("playwright", reason="playwright is part of the test extra")
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium's background services try to reach Google; on a closed network they fail noisily, so they are off.
+# Chromium's fake camera (a test pattern, no face) stands in for a webcam.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+                 "--use-fake-device-for-media-stream"]
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +87,17 @@ def test_a_photo_without_a_face_shows_the_servers_message(server_url, page):
     page.wait_for_function("document.querySelector('#status').className === 'error'", timeout=60_000)
     assert "no face found" in page.locator("#status").text_content()
     assert not page.locator("#download").is_visible()
+
+
+def test_a_webcam_snapshot_is_sent_like_an_upload(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    page.click("#camera")
+    page.wait_for_function("document.querySelector('#video').videoWidth > 0", timeout=30_000)
+    page.click("#snap")
+    page.wait_for_function("document.querySelector('#before').naturalWidth > 0")
+    assert page.evaluate("document.querySelector('#before').naturalWidth") == page.evaluate("document.querySelector('#video').videoWidth")
+    page.click("#convert")
+    # The fake camera shows a test pattern: the server's answer (no face) comes back and is shown.
+    page.wait_for_function("document.querySelector('#status').className === 'error'", timeout=60_000)
+    assert "no face found" in page.locator("#status").text_content()

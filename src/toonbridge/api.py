@@ -200,8 +200,8 @@ def load(name: str | Path = "bitmoji", device: str = "cpu", precision: str = "fp
 
     ``precision="bf16"`` runs the generators under bfloat16 autocast: 1.4-1.8x faster for bitmoji on CPUs with
     AVX-512 BF16, at a small cost in fidelity (see docs/benchmarks.md). ``backend``: ``auto`` runs the generators
-    with onnxruntime when it is installed (fp32 on the CPU; about 2x faster than PyTorch fp32, same results to
-    1e-4) and with PyTorch otherwise; ``torch`` or ``onnx`` force one.
+    with onnxruntime when it is installed (fp32 on the CPU; 1.0-1.3x faster than PyTorch fp32 here, same results
+    to 1e-4) and with PyTorch otherwise; ``torch`` or ``onnx`` force one.
     """
     return Style(find_style(name), device, precision, backend)
 

@@ -159,10 +159,9 @@ def _translate(direction: str, inputs: list[str], output: Path, style: str, alig
                progress: Optional[bool]) -> None:
     from toonbridge.api import load
     from toonbridge.imageio import save_image
-
     from toonbridge.video import is_video_path
 
-    chosen = _make(lambda: load(style, precision="bf16" if bf16 else "fp32", backend="torch" if bf16 and backend == "auto" else backend))
+    chosen = _make(lambda: load(style, precision="bf16" if bf16 else "fp32", backend=backend))
     videos = [Path(raw) for raw in inputs if is_video_path(raw)]
     if videos:
         if direction != "cartoonize" or len(videos) != len(inputs):
@@ -381,7 +380,7 @@ def eval_report(
     reference: Annotated[int, typer.Option(help="Target-domain validation images for KID.")] = 500,
     identity: Annotated[int, typer.Option(help="Photo round trips measured with dlib (0: skip).")] = 100,
     group_limit: Annotated[int, typer.Option(help="Faces per age group × gender (0: skip the groups).")] = 100,
-    bf16: Annotated[bool, typer.Option("--bf16", help="Run the generators under bfloat16 autocast.")] = False,
+    bf16: Bf16 = False,
 ) -> None:
     """Run a style both ways on its validation data and its groups; write report.html and metrics.json."""
     from toonbridge.api import load
@@ -394,8 +393,8 @@ def eval_report(
     for path in write_report(evaluation, output):
         print(path)
     for name, result in evaluation.directions.items():
-        print(f"{name}: KID×100 {result.kid:.2f} ± {result.kid_std:.2f}, NME {result.nme if result.nme is None else round(result.nme, 3)}",
-              file=sys.stderr)
+        nme = "–" if result.nme is None else f"{result.nme:.3f}"
+        print(f"{name}: KID×100 {result.kid:.2f} ± {result.kid_std:.2f}, NME {nme}", file=sys.stderr)
 
 
 @app.command()
@@ -419,7 +418,7 @@ def serve(
         _fail(f"serving needs the serve extra ({error.name} is missing): pip install 'toonbridge[serve]'")
     config = _make(lambda: ServeConfig(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
                                        workers=workers, queue=queue, timeout_s=timeout, precision="bf16" if bf16 else "fp32",
-                                       backend="torch" if bf16 and backend == "auto" else backend))
+                                       backend=backend))
     uvicorn.run(create_app(config), host=host, port=port, log_level="info")
 
 

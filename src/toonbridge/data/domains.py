@@ -28,13 +28,15 @@ class DomainSpec:
     image_size: int
     template: str | None = None  # the alignment template its faces match, if any
     description: str = ""
+    landmarks_from: str | None = None  # another manifest (same root) holding these files' landmarks
 
 
 # The layouts of ../shared/data (see its README.md).
 NAMED_DOMAINS: dict[str, DomainSpec] = {
     "celeba2bitmoji/photo": DomainSpec("celeba2bitmoji/photo.csv", 128, "bitmoji", "CelebAMask-HQ photos, gender"),
     "celeba2bitmoji/cartoon": DomainSpec("celeba2bitmoji/cartoon.csv", 128, "bitmoji", "Bitmoji faces, noisy gender"),
-    "celeba2bitmoji/fewshot": DomainSpec("celeba2bitmoji/fewshot.csv", 128, "bitmoji", "20 men + 20 elderly Bitmoji"),
+    "celeba2bitmoji/fewshot": DomainSpec("celeba2bitmoji/fewshot.csv", 128, "bitmoji", "20 men + 20 elderly Bitmoji",
+                                         landmarks_from="celeba2bitmoji/cartoon.csv"),
     "selfie2anime/selfie": DomainSpec("selfie2anime/selfie", 256, "anime", "selfies of women, no labels"),
     "selfie2anime/anime": DomainSpec("selfie2anime/anime", 256, "anime", "anime faces, no labels"),
     "utkface/faces": DomainSpec("utkface/labels.csv", 200, None, "UTKFace chips: age, gender, race, group"),
@@ -148,6 +150,8 @@ def load_domain(spec: str | Path, data_root: str | Path | None = None) -> Domain
             raise DatasetError(f"dataset {spec_text!r} not found at {location} (set TOONBRIDGE_DATA or pass data_root)")
         domain = _domain_at(location, spec_text)
         domain.image_size, domain.template = named.image_size, named.template
+        if named.landmarks_from:
+            domain.samples = _with_landmarks(domain.samples, read_manifest(root / named.landmarks_from))
         return domain
     location = Path(spec)
     if location.exists():
@@ -155,6 +159,12 @@ def load_domain(spec: str | Path, data_root: str | Path | None = None) -> Domain
     if "/" not in spec_text and spec_text in NAMED_DATASETS:
         raise UnknownName(f"{spec_text!r} names a dataset with two domains: use {' or '.join(NAMED_DATASETS[spec_text])}")
     raise UnknownName(f"no domain {spec_text!r}: not a registered name ({', '.join(sorted(NAMED_DOMAINS))}) nor an existing path")
+
+
+def _with_landmarks(samples: list[Sample], source: list[Sample]) -> list[Sample]:
+    """``samples`` with the landmarks ``source`` has for the same image files (others unchanged)."""
+    points = {sample.path.resolve(): sample.landmarks5 for sample in source if sample.landmarks5 is not None}
+    return [Sample(s.path, s.name, s.labels, points.get(s.path.resolve(), s.landmarks5)) for s in samples]
 
 
 def _domain_at(location: Path, name: str) -> Domain:

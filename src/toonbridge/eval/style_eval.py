@@ -28,8 +28,9 @@ import torch
 
 from toonbridge.data import Domain, image_to_tensor, load_domain, load_split, split_fraction
 from toonbridge.errors import ToonbridgeError
+from toonbridge.eval.attributes import classify
 from toonbridge.eval.distribution import kid
-from toonbridge.eval.identity import SAME_PERSON_DISTANCE, identity_distances
+from toonbridge.eval.identity import identity_distances, summarise_identity
 from toonbridge.eval.inception import cached_path_features, features
 from toonbridge.faces.align import similarity_transform
 from toonbridge.imageio import load_image, resize_image
@@ -168,7 +169,7 @@ def _evaluate_set(label: str, direction: str, samples, reference: list[Path], ju
     kept = None
     if judges.attribute and judges.classifiers[target_side] is not None:
         classes_in = _input_classes(samples, inputs, judges, source_side)
-        classes_out = _classify(judges.classifiers[target_side], outputs)
+        classes_out = classify(judges.classifiers[target_side], outputs)
         for face, a, b in zip(faces, classes_in, classes_out):
             face.class_in, face.class_out = a, b
         known = [a == b for a, b in zip(classes_in, classes_out) if a is not None]
@@ -178,9 +179,8 @@ def _evaluate_set(label: str, direction: str, samples, reference: list[Path], ju
         distances = identity_distances(inputs[:identity], backs[:identity])
         for face, value in zip(faces, distances):
             face.identity = value
-        measured = [d for d in distances if d is not None]
-        found = len(measured) / len(distances)
-        same = float(np.mean([d < SAME_PERSON_DISTANCE for d in measured])) if measured else 0.0
+        summary = summarise_identity(distances)
+        same, found = summary.same_person_share, summary.found_share
     valid = [v for v in nme if v is not None]
     return SetResult(label, distance.mean, distance.std, len(outputs), distance.n_b,
                      float(np.mean(valid)) if valid else None, kept, same, found, faces,
@@ -215,17 +215,11 @@ def _points(regressor, images: list[np.ndarray]) -> np.ndarray:
                       for s in range(0, len(images), 64)]).double().numpy()
 
 
-def _classify(classifier, images: list[np.ndarray]) -> list[str]:
-    from toonbridge.eval.attributes import classify
-
-    return classify(classifier, images)
-
-
 def _input_classes(samples, inputs, judges: _Judges, side: str) -> list[str | None]:
     labels = [sample.labels.get(judges.attribute) for sample in samples]
     if all(label is not None for label in labels) or judges.classifiers[side] is None:
         return labels
-    guessed = _classify(judges.classifiers[side], inputs)
+    guessed = classify(judges.classifiers[side], inputs)
     return [label if label is not None else guess for label, guess in zip(labels, guessed)]
 
 

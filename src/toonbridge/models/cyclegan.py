@@ -14,6 +14,8 @@ speed reference in benchmarks.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -85,3 +87,58 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+@register("branched_resnet_generator")
+class BranchedResnetGenerator(nn.Module):
+    """A ResNet generator with one first encoder block and one last decoder block per group, the rest shared.
+
+    Few-shot group transfer (Zhuang & Yang 2020): a base model is trained on a data-rich group, then each new group
+    gets its own copies of the outer blocks, initialised from the base and trained on that group while the shared
+    middle stays frozen. The base group keeps its own branch, so it does not forget. ``active`` is the group
+    ``forward`` uses; :meth:`select` switches it (and ONNX export takes the selected path).
+
+    The layers are those of :class:`ResnetGenerator` with the same options, so :meth:`load_plain` fills every
+    branch and the shared part from a plain generator's weights.
+    """
+
+    def __init__(self, groups: list[str], active: str | None = None, ngf: int = 32, n_blocks: int = 6, upsample: str = "resize"):
+        super().__init__()
+        if not groups or len(set(groups)) != len(groups):
+            raise ValueError("groups must be a non-empty list of distinct names")
+        layers = list(ResnetGenerator(ngf, n_blocks, upsample).layers)
+        self.head_size = 4  # pad, c7s1 conv, norm, ReLU
+        self.tail_size = (5 if upsample == "resize" else 3) + 3  # last upsampling block, then pad, c7s1 conv, tanh
+        self.body = nn.Sequential(*layers[self.head_size:-self.tail_size])
+        self.heads = nn.ModuleDict({group: nn.Sequential(*copy.deepcopy(layers[:self.head_size])) for group in groups})
+        self.tails = nn.ModuleDict({group: nn.Sequential(*copy.deepcopy(layers[-self.tail_size:])) for group in groups})
+        self.groups = list(groups)
+        self.active = active or groups[0]
+        self.select(self.active)
+
+    def select(self, group: str) -> "BranchedResnetGenerator":
+        if group not in self.heads:
+            raise ValueError(f"unknown group {group!r}; this generator has {', '.join(self.groups)}")
+        self.active = group
+        return self
+
+    def branch_parameters(self, group: str) -> list[nn.Parameter]:
+        return [*self.heads[group].parameters(), *self.tails[group].parameters()]
+
+    def load_plain(self, state: dict[str, torch.Tensor]) -> None:
+        """Fill the shared part and every branch from a :class:`ResnetGenerator` state dict (``layers.N.*``)."""
+        total = len(self.body) + self.head_size + self.tail_size
+        mapped = {}
+        for key, value in state.items():
+            index, rest = key.split(".", 2)[1:]
+            index = int(index)
+            if index < self.head_size:
+                mapped.update({f"heads.{group}.{index}.{rest}": value for group in self.groups})
+            elif index >= total - self.tail_size:
+                mapped.update({f"tails.{group}.{index - total + self.tail_size}.{rest}": value for group in self.groups})
+            else:
+                mapped[f"body.{index - self.head_size}.{rest}"] = value
+        self.load_state_dict(mapped)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tails[self.active](self.body(self.heads[self.active](x)))

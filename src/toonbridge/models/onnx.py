@@ -37,7 +37,9 @@ def export_onnx(network: torch.nn.Module, size: int, path: str | Path) -> Path:
         # The exporter warns about InstanceNorm's train flag (it always uses the input's statistics, as we want)
         # and about Slice constant folding; neither changes the graph's results (the parity test checks).
         warnings.simplefilter("ignore")
-        torch.onnx.export(network, (example,), str(partial), dynamo=False, opset_version=OPSET,
+        # No constant folding at export: the TorchScript exporter's folding drops AdaLIN's ρ initializers that
+        # it deduplicated (an invalid graph). onnxruntime folds constants itself when it loads the model.
+        torch.onnx.export(network, (example,), str(partial), dynamo=False, opset_version=OPSET, do_constant_folding=False,
                           input_names=["image"], output_names=["output"],
                           dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}})
     partial.replace(path)

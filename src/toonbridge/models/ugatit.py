@@ -36,13 +36,23 @@ class AdaLIN(nn.Module):
         self.eps = eps
         self.rho = nn.Parameter(torch.full((1, channels, 1, 1), rho))
 
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        instance = (x - x.mean(dim=(2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(2, 3), keepdim=True) + self.eps)
-        layer = (x - x.mean(dim=(1, 2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(1, 2, 3), keepdim=True) + self.eps)
-        return self.rho * instance + (1 - self.rho) * layer
+    def scale_shift(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel a, b with ρ·IN(x) + (1-ρ)·LN(x) = a·x + b: one pass for the statistics, one fused op after.
+
+        The layer statistics follow from the instance ones (equal-sized channels), so x is reduced only once.
+        """
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        variance = (x - mean).square().mean(dim=(2, 3), keepdim=True)
+        layer_mean = mean.mean(dim=1, keepdim=True)
+        layer_variance = (variance + mean.square()).mean(dim=1, keepdim=True) - layer_mean.square()
+        instance_scale = self.rho * torch.rsqrt(variance + self.eps)
+        layer_scale = (1 - self.rho) * torch.rsqrt(layer_variance.clamp_min(0) + self.eps)
+        return instance_scale + layer_scale, -(instance_scale * mean + layer_scale * layer_mean)
 
     def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        return self.normalise(x) * gamma[:, :, None, None] + beta[:, :, None, None]
+        a, b = self.scale_shift(x)
+        gamma, beta = gamma[:, :, None, None], beta[:, :, None, None]
+        return x * (a * gamma) + (b * gamma + beta)
 
 
 class LIN(AdaLIN):
@@ -54,7 +64,8 @@ class LIN(AdaLIN):
         self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.normalise(x) * self.gamma + self.beta
+        a, b = self.scale_shift(x)
+        return x * (a * self.gamma) + (b * self.gamma + self.beta)
 
 
 class SoftGammaBeta(nn.Module):

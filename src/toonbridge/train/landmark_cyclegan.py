@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from toonbridge.data import load_split
 from toonbridge.faces.align import similarity_transform
 from toonbridge.losses import l1_loss, landmark_consistency_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from toonbridge.models import build, load_network
@@ -101,14 +100,19 @@ class ImagePool:
 @register_method("landmark_cyclegan")
 class LandmarkCycleGANTraining(UnpairedTranslation):
     generator_name = "resnet_generator"
+    model_section = CycleModel  # subclasses extend the model options
+
+    @staticmethod
+    def generator_options_for(m: CycleModel) -> dict:
+        return {"ngf": m.ngf, "n_blocks": m.n_blocks, "upsample": m.upsample}
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
         self.data_config = section(UnpairedData, config.data, "data")
-        self.model_config = m = section(CycleModel, config.model, "model")
+        self.model_config = m = section(self.model_section, config.model, "model")
         self.loss_config = section(CycleLoss, config.loss, "loss")
         self.optim_config = section(CycleOptim, config.optim, "optim")
-        self.generator_options = {"ngf": m.ngf, "n_blocks": m.n_blocks, "upsample": m.upsample}
+        self.generator_options = self.generator_options_for(m)
         self.to_cartoon = build(self.generator_name, **self.generator_options).to(device)
         self.to_photo = build(self.generator_name, **self.generator_options).to(device)
         d_options = {"ndf": m.ndf, "n_layers": m.d_layers, "spectral_norm": m.spectral_norm}
@@ -147,9 +151,7 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
         identity = torch.eye(2, 3, device=self.device)
         if self.loss_config.landmark_frame == "same" or self.regressor_photo is None:
             return identity, identity
-        d = self.data_config
-        mean_photo = load_split(d.domain_a, "train", d.filters_a).mean_landmarks()
-        mean_cartoon = load_split(d.domain_b, "train", d.filters_b).mean_landmarks()
+        mean_photo, mean_cartoon = (side.mean_landmarks() for side in self.data_config.domains())
         if mean_photo is None or mean_cartoon is None:
             return identity, identity  # no manifest landmarks to measure the frames on
         forward = torch.tensor(similarity_transform(mean_photo, mean_cartoon), dtype=torch.float32)
