@@ -384,10 +384,13 @@ def eval_report(
 ) -> None:
     """Run a style both ways on its validation data and its groups; write report.html and metrics.json."""
     from toonbridge.api import load
-    from toonbridge.eval.report import write_report
+    from toonbridge.eval.inception import weights_path
+    from toonbridge.eval.report import require_plotting, write_report
     from toonbridge.eval.style_eval import EvalOptions, evaluate_style
 
     options = _make(lambda: EvalOptions(limit, reference, identity, group_limit))
+    _make(require_plotting)
+    _make(weights_path)
     loaded = _make(lambda: load(style, precision="bf16" if bf16 else "fp32"))
     evaluation = _make(lambda: evaluate_style(loaded, options, progress=lambda message: print(message, file=sys.stderr)))
     for path in write_report(evaluation, output):

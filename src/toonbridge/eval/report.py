@@ -21,6 +21,16 @@ from toonbridge.imageio import write_text_atomic
 DIRECTION_TITLES = {"cartoonize": "photo → cartoon", "realize": "cartoon → photo"}
 
 
+def require_plotting() -> None:
+    """Fail before a long evaluation, not after it, when the plots cannot be drawn."""
+    import importlib.util
+
+    from toonbridge.errors import ToonbridgeError
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ToonbridgeError('the report\'s plots need matplotlib: pip install "toonbridge[eval]"')
+
+
 def write_report(evaluation: StyleEvaluation, out_dir: str | Path, examples: int = 8, worst: int = 8,
                  per_group: int = 2) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
