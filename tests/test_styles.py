@@ -51,13 +51,18 @@ def test_cartoonize_replaces_the_face_and_keeps_the_rest(cartoonized, sample_rgb
 def test_the_cartoon_is_a_translation_not_a_copy(cartoonized, bitmoji):
     (face,) = cartoonized.faces
     assert np.abs(face.output.astype(int) - face.aligned).mean() > 10
-    # Geometry survives: the cartoon regressor finds the face where the photo's landmarks are.
+    # Geometry survives: the cartoon regressor finds the face where the photo's landmarks are, carried into the
+    # Bitmoji frame (Bitmoji faces sit ~6 px lower in their crops; the landmark loss and the evaluation use the
+    # same frame change, the similarity between the style's two templates).
     from toonbridge.data import image_to_tensor
+    from toonbridge.faces.align import apply_transform, similarity_transform
     from toonbridge.losses import normalised_mean_error
 
     found = bitmoji.network("landmarks_cartoon").points(image_to_tensor(face.output)[None])
-    expected = torch.tensor(bitmoji.template.points5, dtype=torch.float32)[None]
-    assert float(normalised_mean_error(found.detach(), expected)) < 0.15
+    photo_points, cartoon_points = bitmoji.template.points5, bitmoji.cartoon_template.points5
+    carried = apply_transform(similarity_transform(photo_points, cartoon_points), photo_points)
+    expected = torch.tensor(carried, dtype=torch.float32)[None]
+    assert float(normalised_mean_error(found.detach(), expected)) < 0.1
 
 
 def test_aligned_input_keeps_its_size(bitmoji, cartoonized):
