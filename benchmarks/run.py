@@ -75,25 +75,18 @@ def quality_row(style, limit: int, reference: int, identity: int) -> list:
     result = evaluate_style(style, EvalOptions(limit, reference, identity, group_limit=0))
     ways = [result.directions.get(name) for name in ("cartoonize", "realize")]
 
-    def both(measure) -> str:
-        return " / ".join(_text(measure(way)) if way is not None else "–" for way in ways)
+    def both(measure, pattern: str) -> str:
+        return " / ".join(_format(measure(way), pattern) if way is not None else "–" for way in ways)
 
     kids = [f"{way.kid:.2f} ± {way.kid_std:.2f}" if way is not None else "–" for way in ways]
     identity_share = ways[0].identity_same if ways[0] is not None else None
-    return [style.name, result.model.get("step"), *kids, both(lambda way: way.nme),
-            _text(identity_share, percent=True), both(lambda way: _percent(way.attribute_kept))]
+    return [style.name, result.model.get("step"), *kids, both(lambda way: way.nme, "{:.3f}"),
+            _format(identity_share and 100 * identity_share, "{:.0f} %"),
+            both(lambda way: way.attribute_kept and 100 * way.attribute_kept, "{:.0f} %")]
 
 
-def _percent(value: float | None) -> str | None:
-    return None if value is None else f"{100 * value:.0f} %"
-
-
-def _text(value, percent: bool = False) -> str:
-    if value is None:
-        return "–"
-    if percent:
-        return _percent(value)
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+def _format(value: float | None, pattern: str) -> str:
+    return "–" if value is None else pattern.format(value)
 
 
 def main() -> None:

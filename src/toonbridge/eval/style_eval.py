@@ -194,7 +194,9 @@ def _landmark_errors(samples, scales, inputs, outputs, judges: _Judges, directio
         return [None] * len(samples)
     expected = []
     source_regressor = judges.regressor(source_side)
-    predicted = _points(source_regressor, inputs) if source_regressor is not None else None
+    # The source regressor stands in only where the data has no landmarks (UTKFace has them from alignment).
+    needs_prediction = source_regressor is not None and any(sample.landmarks5 is None for sample in samples)
+    predicted = _points(source_regressor, inputs) if needs_prediction else None
     for index, (sample, scale) in enumerate(zip(samples, scales)):
         if sample.landmarks5 is not None:
             expected.append((np.asarray(sample.landmarks5, float) + 0.5) * scale - 0.5)  # pixel centres
