@@ -1,4 +1,4 @@
-"""The one benchmark harness: every shipped style's quality and speed, next to the standard CycleGAN ResNet-9.
+"""The one benchmark harness: every shipped style's quality and speed, next to standard CycleGAN and U-GAT-IT generators.
 
     python benchmarks/run.py [--threads 2] [--repeats 50] [--limit 400] [--reference 500] [--identity 100]
                              [--speed-only] [--no-write]
@@ -6,8 +6,8 @@
 Quality (needs ../shared/data): the same evaluation as ``toonbridge eval report`` (KID×100 both ways, landmark NME,
 round-trip identity, gender kept), without the groups. Speed: one aligned face at the style's resolution, batch 1,
 median of ``repeats`` runs after 3 warm-ups, in PyTorch fp32, PyTorch bf16 autocast and onnxruntime fp32;
-parameters and GFLOPs (torch's FlopCounterMode: 2 FLOPs per multiply-add) per generator. The ResNet-9 reference
-(ngf 64, 9 blocks, transposed convolutions, random weights: speed does not depend on them) runs in the same process.
+parameters and GFLOPs (torch's FlopCounterMode: 2 FLOPs per multiply-add) per generator. The references (CycleGAN's
+ResNet-9 and the full U-GAT-IT generator; random weights: speed does not depend on them) run in the same process.
 Tables are printed and written into docs/benchmarks.md.
 """
 
@@ -26,7 +26,15 @@ from toonbridge.api import DIRECTIONS, load, styles
 from toonbridge.models import build
 from toonbridge.models.onnx import OnnxNetwork, export_onnx, onnx_available
 
-REFERENCE = "CycleGAN ResNet-9 (reference)"
+# Standard generators, for scale: CycleGAN's ResNet-9 and the full U-GAT-IT generator (ngf 64, 4+4 blocks, AdaLIN,
+# full MLP), at its published 256 px and at our 128 px.
+REFERENCES = {
+    "CycleGAN ResNet-9 (reference)": ("resnet_generator", {"ngf": 64, "n_blocks": 9, "upsample": "transpose"}, 128),
+    "full U-GAT-IT 256 px (reference)": ("ugatit_generator", {"ngf": 64, "n_blocks": 4, "n_hourglass": 0, "adalin": "plain",
+                                                                "light": False, "image_size": 256}, 256),
+    "full U-GAT-IT 128 px (reference)": ("ugatit_generator", {"ngf": 64, "n_blocks": 4, "n_hourglass": 0, "adalin": "plain",
+                                                                "light": False, "image_size": 128}, 128),
+}
 SPEED_HEADER = ["generator", "input", "parameters", "GFLOPs", "PyTorch fp32 ms", "PyTorch bf16 ms", "ONNX fp32 ms"]
 QUALITY_HEADER = ["style", "step", "KID×100 photo→cartoon", "KID×100 cartoon→photo", "NME p→c / c→p",
                   "identity (round trip < 0.6)", "gender kept p→c / c→p"]
@@ -108,8 +116,8 @@ def main() -> None:
             for direction in style.info.directions:
                 network = style.network(DIRECTIONS[direction]).eval()
                 speed_rows.append(speed_row(f"{style.name} {direction}", network, style.info.size, args.repeats, args.threads, Path(scratch)))
-        reference = build("resnet_generator", ngf=64, n_blocks=9, upsample="transpose").eval()
-        speed_rows.append(speed_row(REFERENCE, reference, 128, args.repeats, args.threads, Path(scratch)))
+        for name, (builder, options, size) in REFERENCES.items():
+            speed_rows.append(speed_row(name, build(builder, **options).eval(), size, args.repeats, args.threads, Path(scratch)))
     print_table(f"one aligned face, batch 1, {args.threads} threads (median of {args.repeats})", SPEED_HEADER, speed_rows)
     quality_rows = []
     if not args.speed_only:

@@ -12,28 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
 from toonbridge.api import Style
 from toonbridge.eval.report import write_report
 from toonbridge.eval.style_eval import EvalOptions, evaluate_style
-from toonbridge.style_files import find_style, read_style
-from toonbridge.train.export import export_run
-
-
-def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
-    """A style folder with the run's generators and the base style's other networks and settings."""
-    base = find_style(base_style)
-    shutil.copytree(base.folder, folder)
-    raw = json.loads((folder / "style.json").read_text())
-    for key, value in raw.get("evaluation", {}).items():  # classifier paths are relative to the original folder
-        if key.startswith("classifier_"):
-            raw["evaluation"][key] = str((base.folder / value).resolve())
-    (folder / "style.json").write_text(json.dumps(raw))
-    export_run(run, folder)  # overwrites to_cartoon/to_photo.safetensors
-    return folder
+from toonbridge.style_files import read_style
+from toonbridge.train.export import style_from_run
 
 
 def main() -> None:

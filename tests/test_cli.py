@@ -58,6 +58,13 @@ def test_a_folder_without_images_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and f"no image files in {tmp_path}" in result.stderr
 
 
+def test_a_group_on_a_style_without_groups_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path), "--style", "bitmoji", "--group", "men"])
+    assert result.exit_code == 2
+    assert "has no groups" in result.stderr and "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())
+
+
 def test_unknown_template_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["align", str(SAMPLE), "-o", str(tmp_path), "--template", "picasso"])
     assert result.exit_code == 2

@@ -116,3 +116,17 @@ def test_attribute_preservation_counts_per_class():
     assert result.preserved == 0.75 and result.by_class == {"female": 1.0, "male": 0.5} and result.count == 4
     with pytest.raises(ValueError):
         attribute_preservation(["male"], Brightness(), [])
+
+
+def test_a_centre_crop_classifier_ignores_the_border():
+    classifier = build("attribute_classifier", classes=["a", "b"], width=4, input_size=32, centre_crop=0.5).eval()
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    changed = image.clone()
+    changed[..., :16, :] = -1  # everything outside the central 32×32
+    changed[..., :, 48:] = 1
+    assert torch.equal(classifier(image), classifier(changed))
+    centre = image.clone()
+    centre[..., 30:34, 30:34] = 1
+    assert not torch.equal(classifier(image), classifier(centre))
+    with pytest.raises(ValueError, match="centre_crop"):
+        build("attribute_classifier", centre_crop=0)

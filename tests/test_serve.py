@@ -77,6 +77,8 @@ def test_bad_requests_get_a_4xx(client):
     photo = SAMPLE.read_bytes()
     _error(_post(client, "/v1/cartoonize", photo, style="nope"), 422, "unknown_style")
     _error(_post(client, "/v1/cartoonize", photo, format="gif"), 422, "invalid_request")
+    no_groups = client.post("/v1/cartoonize", files={"image": ("a.jpg", photo)}, data={"style": "bitmoji", "group": "men"})
+    _error(no_groups, 422, "unknown_group")
     _error(client.post("/v1/cartoonize", data={"style": "bitmoji"}), 422, "invalid_request")
     _error(_post(client, "/v1/cartoonize", b"\0" * (3 * 2**20)), 413, "upload_too_large")
     assert client.get("/v1/cartoonize").status_code == 405

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from toonbridge.data.unpaired import image_to_tensor, tensor_to_image
-from toonbridge.errors import NoFaceFound, ToonbridgeError
+from toonbridge.errors import NoFaceFound, ToonbridgeError, UnknownName
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
 from toonbridge.faces.align import apply_transform, invert_transform, similarity_transform, warp_to_template
 from toonbridge.imageio import ImageInput, load_image, resize_image
@@ -39,6 +39,7 @@ class FaceResult:
     output: np.ndarray  # its translation, same size
     box: list[float] | None = None  # x0, y0, x1, y1 in the input image (None for aligned input)
     landmarks5: list[list[float]] | None = None
+    group: str | None = None  # the branch that translated it (group styles only)
 
 
 @dataclass
@@ -79,60 +80,102 @@ class Style:
             self._networks[role] = load_network(path).to(self.device)
         return self._networks[role]
 
-    def generator(self, direction: str):
-        """The network for ``cartoonize``/``realize``: an onnxruntime session on the ONNX backend (exported once
-        into the cache), else the PyTorch module. Both take and return N×3×H×W tensors in [-1, 1]."""
+    @property
+    def groups(self) -> list[str]:
+        """The style's group branches (few-shot group transfer), empty for a single-branch style."""
+        return self.info.group_names
+
+    def generator(self, direction: str, group: str | None = None):
+        """The network for ``cartoonize``/``realize`` (one group's branch of a group style): an onnxruntime
+        session on the ONNX backend (exported once into the cache), else the PyTorch module. Both take and return
+        N×3×H×W tensors in [-1, 1]."""
         role = DIRECTIONS[direction]
+        if group is None:
+            module = self.network(role)
+        else:  # a branch shares the generator's weights: nothing is switched, so threads can share the style
+            if f"{role}.{group}" not in self._networks:
+                self._networks[f"{role}.{group}"] = self.network(role).branch(group)
+            module = self._networks[f"{role}.{group}"]
         if self.backend == "torch":
-            return self.network(role)
-        key = f"{role}.onnx"
-        if key not in self._networks:
+            return module
+        onnx_key = f"{role}.{group or ''}.onnx"
+        if onnx_key not in self._networks:
             from toonbridge.cache import cache_root
             from toonbridge.models.onnx import OnnxNetwork, cached_onnx
 
             folder = cache_root() / "onnx"
             try:
-                path = cached_onnx(self.network(role), self.info.network_path(role), self.info.size, folder)
+                path = cached_onnx(module, self.info.network_path(role), self.info.size, folder, variant=group or "")
             except OSError as error:
                 raise ToonbridgeError(f"cannot write the ONNX model under {folder} ({error}); set TOONBRIDGE_CACHE "
                                       "or use the torch backend") from None
-            self._networks[key] = OnnxNetwork(path)
-        return self._networks[key]
+            self._networks[onnx_key] = OnnxNetwork(path)
+        return self._networks[onnx_key]
 
-    def cartoonize(self, image: ImageInput, *, aligned: bool = False) -> np.ndarray:
-        return self.translate(image, "cartoonize", aligned=aligned).image
+    def route(self, faces: list[np.ndarray], direction: str, group: str | None = None) -> list[str | None]:
+        """The branch each aligned face goes to: ``group`` when one is named, else (None or ``"auto"``) the first
+        routing rule whose classifier picks its class, else the style's default group. None for a plain style."""
+        if not self.groups:
+            if group not in (None, "auto"):
+                raise ToonbridgeError(f"style {self.name!r} has no groups (group styles: "
+                                      f"{', '.join(s.name for s in builtin_styles() if s.group_names) or 'none'})")
+            return [None] * len(faces)
+        if group not in (None, "auto"):
+            if group not in self.groups:
+                raise UnknownName(f"unknown group {group!r} for style {self.name!r}; known: auto, {', '.join(self.groups)}")
+            return [group] * len(faces)
+        chosen: list[str | None] = [None] * len(faces)
+        for rule in self.info.groups.get("route", {}).get(direction, []):
+            pending = [i for i, found in enumerate(chosen) if found is None]
+            if not pending:
+                break
+            x = torch.stack([image_to_tensor(resize_image(faces[i], self.info.size)) for i in pending]).to(self.device)
+            for i, label in zip(pending, self.network(rule["network"]).predict(x)):
+                if label == rule["class"]:
+                    chosen[i] = rule["group"]
+        return [found or self.info.groups["default"] for found in chosen]
 
-    def realize(self, image: ImageInput, *, aligned: bool = False) -> np.ndarray:
-        return self.translate(image, "realize", aligned=aligned).image
+    def cartoonize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None) -> np.ndarray:
+        return self.translate(image, "cartoonize", aligned=aligned, group=group).image
 
-    def translate(self, image: ImageInput, direction: str, *, aligned: bool = False) -> Translation:
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be cartoonize or realize, not {direction!r}")
+    def realize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None) -> np.ndarray:
+        return self.translate(image, "realize", aligned=aligned, group=group).image
+
+    def translate(self, image: ImageInput, direction: str, *, aligned: bool = False, group: str | None = None) -> Translation:
+        """``group`` (group styles only): a branch name, or None/``"auto"`` to route each face by the classifiers."""
+        _check_direction(direction)
         image = load_image(image)
         if aligned:
-            output = self.translate_aligned([image], direction)[0]
-            return Translation(output, [FaceResult(aligned=image, output=output)])
+            outputs, groups = self._translate_routed([image], direction, group)
+            return Translation(outputs[0], [FaceResult(aligned=image, output=outputs[0], group=groups[0])])
         faces = self._find_faces(image, direction)
-        outputs = self.translate_aligned([face.image for face in faces], direction)
+        outputs, groups = self._translate_routed([face.image for face in faces], direction, group)
         replaced = paste_back(image, list(zip(faces, outputs)))
-        results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist())
-                   for face, output in zip(faces, outputs)]
+        results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(), chosen)
+                   for face, output, chosen in zip(faces, outputs, groups)]
         return Translation(replaced, results)
 
-    @torch.no_grad()
-    def translate_aligned(self, faces: list[ImageInput], direction: str, batch_size: int = 8) -> list[np.ndarray]:
+    def translate_aligned(self, faces: list[ImageInput], direction: str, batch_size: int = 8, group: str | None = None) -> list[np.ndarray]:
         """Translate aligned crops (any size; the model runs at its own size and the result is resized back)."""
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be cartoonize or realize, not {direction!r}")
-        generator = self.generator(direction)
-        outputs = []
-        for start in range(0, len(faces), batch_size):
-            images = [load_image(face) for face in faces[start:start + batch_size]]
-            x = torch.stack([image_to_tensor(resize_image(image, self.info.size)) for image in images]).to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                y = generator(x).float()
-            outputs += [resize_image(tensor_to_image(t), (image.shape[1], image.shape[0])) for t, image in zip(y, images)]
-        return outputs
+        _check_direction(direction)
+        return self._translate_routed([load_image(face) for face in faces], direction, group, batch_size)[0]
+
+    @torch.no_grad()
+    def _translate_routed(self, images: list[np.ndarray], direction: str, group: str | None,
+                          batch_size: int = 8) -> tuple[list[np.ndarray], list[str | None]]:
+        groups = self.route(images, direction, group)
+        outputs: list[np.ndarray] = [None] * len(images)  # type: ignore[list-item]
+        for chosen in dict.fromkeys(groups):  # one batch run per branch, in first-seen order
+            generator = self.generator(direction, chosen)
+            members = [i for i, found in enumerate(groups) if found == chosen]
+            for start in range(0, len(members), batch_size):
+                batch = members[start:start + batch_size]
+                x = torch.stack([image_to_tensor(resize_image(images[i], self.info.size)) for i in batch]).to(self.device)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                    y = generator(x).float()
+                for i, t in zip(batch, y):
+                    outputs[i] = resize_image(tensor_to_image(t), (images[i].shape[1], images[i].shape[0]))
+        return outputs, groups
 
     def _find_faces(self, image: np.ndarray, direction: str) -> list[AlignedFace]:
         if direction == "cartoonize":
@@ -167,6 +210,11 @@ class Style:
             if np.abs(found - template_points).max() < tolerance:
                 break
         return matrix, points
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be cartoonize or realize, not {direction!r}")
 
 
 def _square_to_template(centre_x: float, centre_y: float, side: float, size: int) -> np.ndarray:

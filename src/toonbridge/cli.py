@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import os
 import sys
 from pathlib import Path
@@ -130,49 +131,62 @@ StyleName = Annotated[str, typer.Option(help="A style (see `toonbridge styles`) 
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Output folder.", show_default=False)]
 Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slightly less exact.")]
 Backend = Annotated[str, typer.Option(help="auto (onnxruntime when installed, fp32 only; else PyTorch), torch or onnx.")]
+Group = Annotated[str, typer.Option(help="Group styles (bitmoji-groups): the branch for every face, or auto to pick "
+                                         "one per face with the style's classifiers.")]
+
+
+@dataclass
+class _TranslateOptions:
+    style: str
+    aligned: bool
+    bf16: bool
+    backend: str
+    group: str
+    progress: Optional[bool]
 
 
 @app.command()
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-               backend: Backend = "auto", progress: Progress = None) -> None:
+               backend: Backend = "auto", group: Group = "auto", progress: Progress = None) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
     aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
     folder; every face in every frame, alignment smoothed over time; the audio is dropped.
     """
-    _translate("cartoonize", photos, output, style, aligned, bf16, backend, progress)
+    _translate("cartoonize", photos, output, _TranslateOptions(style, aligned, bf16, backend, group, progress))
 
 
 @app.command()
 def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-            backend: Backend = "auto", progress: Progress = None) -> None:
+            backend: Backend = "auto", group: Group = "auto", progress: Progress = None) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
     centred square), align it, translate it and paste it back; OUTDIR/<stem>_0.png is the aligned result.
     """
-    _translate("realize", cartoons, output, style, aligned, bf16, backend, progress)
+    _translate("realize", cartoons, output, _TranslateOptions(style, aligned, bf16, backend, group, progress))
 
 
-def _translate(direction: str, inputs: list[str], output: Path, style: str, aligned: bool, bf16: bool, backend: str,
-               progress: Optional[bool]) -> None:
+def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:
     from toonbridge.api import load
     from toonbridge.imageio import save_image
     from toonbridge.video import is_video_path
 
-    chosen = _make(lambda: load(style, precision="bf16" if bf16 else "fp32", backend=backend))
+    chosen = _make(lambda: load(options.style, precision="bf16" if options.bf16 else "fp32", backend=options.backend))
+    _make(lambda: chosen.route([], direction, options.group))  # an unknown group fails here, not once per file
+    aligned, progress = options.aligned, options.progress
     videos = [Path(raw) for raw in inputs if is_video_path(raw)]
     if videos:
         if direction != "cartoonize" or len(videos) != len(inputs):
             _fail("videos are cartoonized on their own: toonbridge cartoonize CLIP.mp4... -o OUT.mp4|DIR")
-        _cartoonize_videos(chosen, videos, output, progress)
+        _cartoonize_videos(chosen, videos, output, options.group, progress)
         return
     paths = _inputs(inputs)
     stems = _unique_stems(paths)
 
     def work(path: Path) -> None:
-        result = chosen.translate(path, direction, aligned=aligned)
+        result = chosen.translate(path, direction, aligned=aligned, group=options.group)
         if not aligned:
             for index, face in enumerate(result.faces):
                 save_image(face.output, output / f"{stems[path]}_{index}.png")
@@ -183,7 +197,7 @@ def _translate(direction: str, inputs: list[str], output: Path, style: str, alig
     _finish(len(report.failures), len(paths))
 
 
-def _cartoonize_videos(style, videos: list[Path], output: Path, progress: Optional[bool]) -> None:
+def _cartoonize_videos(style, videos: list[Path], output: Path, group: str, progress: Optional[bool]) -> None:
     from rich.progress import Progress as Bar
 
     from toonbridge.video import cartoonize_video, is_video_path
@@ -196,7 +210,7 @@ def _cartoonize_videos(style, videos: list[Path], output: Path, progress: Option
         with Bar(console=Console(stderr=True), disable=not _want_progress(progress)) as bar:
             task = bar.add_task(f"cartoonizing {video.name}", total=None)
             try:
-                report = cartoonize_video(style, video, target, on_frame=lambda done, total: bar.update(task, completed=done, total=total or None))
+                report = cartoonize_video(style, video, target, group=group, on_frame=lambda done, total: bar.update(task, completed=done, total=total or None))
             except ToonbridgeError as error:
                 report_failure(str(video), str(error))
                 failed += 1
@@ -319,6 +333,19 @@ def export_weights(
     from toonbridge.train.export import export_run
 
     for path in _make(lambda: export_run(run, output, half=half, name=name)):
+        print(path)
+
+
+@export_app.command("branches")
+def export_branches(
+    runs: Annotated[list[Path], typer.Argument(help="fewshot_branch run folders on the same base, one per group.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the merged generators.", show_default=False)],
+    half: Annotated[bool, typer.Option("--half", help="Store float16 weights (half the size).")] = False,
+) -> None:
+    """Merge few-shot group branches (selective backprop runs) into one pair of multi-branch generators."""
+    from toonbridge.train.export import merge_branch_runs
+
+    for path in _make(lambda: merge_branch_runs(runs, output, half=half)):
         print(path)
 
 

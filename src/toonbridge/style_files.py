@@ -12,6 +12,15 @@ passed by path wherever a style name is accepted.
                     "attribute": "gender", "classifier_photo": "../classifiers/gender_photo.safetensors",
                     "classifier_cartoon": "../classifiers/gender_cartoon.safetensors"}}
 
+``groups`` (optional) makes a multi-branch style (few-shot group transfer): its generators are
+``branched_resnet_generator`` networks with one branch per group, and each face is routed to a branch by the
+first rule whose classifier (a network of the style) picks that class, else the default group::
+
+    "groups": {"names": ["women", "men", "elderly"], "default": "women",
+               "route": {"cartoonize": [{"network": "age_photo", "class": "elderly", "group": "elderly"},
+                                        {"network": "gender_photo", "class": "male", "group": "men"}],
+                         "realize": [{"network": "gender_cartoon", "class": "male", "group": "men"}]}}
+
 ``evaluation`` (optional) says what ``toonbridge eval report`` measures the style on: its two domains' validation
 splits, the group data, and the attribute classifiers (paths relative to the style folder).
 """
@@ -37,6 +46,11 @@ class StyleInfo:
     cartoon_template: str | None = None  # how cartoons sit in their crops, if not like the photos
     networks: dict[str, str] = field(default_factory=dict)
     evaluation: dict[str, str] = field(default_factory=dict)  # its data and judges (see toonbridge.eval.style_eval)
+    groups: dict = field(default_factory=dict)  # names, default, route (see the module docstring)
+
+    @property
+    def group_names(self) -> list[str]:
+        return list(self.groups.get("names", []))
 
     def network_path(self, role: str) -> Path | None:
         return self.folder / self.networks[role] if role in self.networks else None
@@ -52,13 +66,27 @@ def read_style(folder: str | Path) -> StyleInfo:
         raw = json.loads((folder / "style.json").read_text())
         info = StyleInfo(name=raw["name"], folder=folder, template=raw["template"], size=int(raw["size"]),
                          description=raw.get("description", ""), networks=dict(raw["networks"]),
-                         cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})))
+                         cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
+                         groups=dict(raw.get("groups", {})))
+        _check_groups(info)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None
     missing = [file for file in info.networks.values() if not (folder / file).is_file()]
     if missing:
         raise ToonbridgeError(f"style {info.name!r} is incomplete: missing {', '.join(missing)} in {folder}")
     return info
+
+
+def _check_groups(info: StyleInfo) -> None:
+    if not info.groups:
+        return
+    names = info.group_names
+    if not names or info.groups.get("default") not in names:
+        raise ValueError("groups needs names and a default among them")
+    for rules in info.groups.get("route", {}).values():
+        for rule in rules:
+            if rule["group"] not in names or rule["network"] not in info.networks or "class" not in rule:
+                raise ValueError(f"bad route rule {rule}")
 
 
 def builtin_styles() -> list[StyleInfo]:

@@ -62,6 +62,7 @@ class _Track:
     raw_motion: list[float] = field(default_factory=list)  # frame-to-frame mean point motion / inter-ocular distance
     smooth_motion: list[float] = field(default_factory=list)
     smoothed: np.ndarray | None = None
+    group: str | None = None  # a group style's branch, chosen once per track so that it cannot flicker
 
 
 @dataclass
@@ -85,10 +86,12 @@ class FaceTracker:
         self.dt, self.smoothing, self.forget_after = 1.0 / fps, smoothing, forget_after
         self.tracks: list[_Track] = []
         self.finished: list[_Track] = []
+        self.current: list[_Track] = []  # the track of each detection of the last update
 
     def update(self, frame: int, detections: list[np.ndarray]) -> list[np.ndarray]:
         """The points to align each detection with (same order)."""
         used, result = set(), []
+        self.current = []
         for points in detections:
             track = self._nearest(points, used)
             if track is None:
@@ -98,6 +101,7 @@ class FaceTracker:
                 scale = _eye_distance(points)
                 track.raw_motion.append(float(np.linalg.norm(points - track.points, axis=1).mean() / scale))
             used.add(id(track))
+            self.current.append(track)
             track.points, track.last_frame = points, frame
             smoothed = track.smoother(points, self.dt) if self.smoothing else points
             if track.smoothed is not None:
@@ -125,9 +129,10 @@ class FaceTracker:
         return (float(np.mean(raw)) if raw else None, float(np.mean(used)) if used else None)
 
 
-def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing: bool = True,
+def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing: bool = True, group: str | None = None,
                      on_frame: Callable[[int, int], None] | None = None) -> VideoReport:
-    """Write ``target``: ``source`` with every face cartoonized by ``style`` (a :class:`toonbridge.api.Style`)."""
+    """Write ``target``: ``source`` with every face cartoonized by ``style`` (a :class:`toonbridge.api.Style`).
+    With a group style, each tracked face keeps the branch it was routed to (or ``group``) on its first frame."""
     import time
 
     source, target = Path(source), Path(target)
@@ -155,8 +160,7 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
             points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
             aligned = [align_face(rgb, p, style.template) for p in points]
             if aligned:
-                outputs = style.translate_aligned([face.image for face in aligned], "cartoonize")
-                rgb = paste_back(rgb, list(zip(aligned, outputs)))
+                rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))))
             writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
             frames, faces = frames + 1, faces + len(aligned)
             if on_frame is not None:
@@ -172,6 +176,13 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
     partial.replace(target)
     jitter_raw, jitter_used = tracker.jitter()
     return VideoReport(frames, faces, time.perf_counter() - started, target, jitter_raw, jitter_used)
+
+
+def _translate_tracked(style, aligned: list, tracks: list[_Track], group: str | None) -> list[np.ndarray]:
+    new = [i for i, track in enumerate(tracks) if track.group is None]
+    for i, chosen in zip(new, style.route([aligned[i].image for i in new], "cartoonize", group)):
+        tracks[i].group = chosen
+    return [style.translate_aligned([face.image], "cartoonize", group=track.group)[0] for face, track in zip(aligned, tracks)]
 
 
 def _eye_distance(points: np.ndarray) -> float:

@@ -39,3 +39,29 @@ def attribute_preservation(input_classes: list[str], target_classifier: torch.nn
     kept = np.array([a == b for a, b in zip(input_classes, output_classes)])
     by_class = {name: float(kept[[c == name for c in input_classes]].mean()) for name in sorted(set(input_classes))}
     return AttributeResult(float(kept.mean()), len(kept), by_class)
+
+
+GREY_HAIR_THRESHOLD = 0.3  # every one of the 20 hand-picked grey-haired Bitmoji scores ≥ 0.38; 2 % of all Bitmoji do
+
+
+def grey_hair_fraction(cartoon: np.ndarray) -> float:
+    """The share of grey or white pixels in the hair band of an aligned 128-px Bitmoji face (white background).
+
+    A measure for "elderly cartoons keep grey hair", with no classifier to train: above the eyes, every pixel that
+    is not background (not near-white) is hair, forehead or hat; hair that is grey or white is unsaturated and not
+    dark. Measured on celeba2bitmoji: the 20 `elderly` few-shot cartoons average 0.73, the 20 `men` 0.03, the first
+    300 of cartoon/ 0.04.
+    """
+    image = cartoon if cartoon.shape[:2] == (128, 128) else _resize(cartoon, 128)
+    band = image[4:34, 24:104].astype(np.float32) / 255  # above the eyes of the bitmoji-cartoon template
+    brightest, darkest = band.max(axis=-1), band.min(axis=-1)
+    hair = darkest <= 0.94  # not the white background
+    saturation = (brightest - darkest) / np.maximum(brightest, 1e-6)
+    grey = hair & (saturation < 0.15) & (brightest > 0.45)
+    return float(grey.sum() / max(int(hair.sum()), 1))
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    from toonbridge.imageio import resize_image
+
+    return resize_image(image, size)

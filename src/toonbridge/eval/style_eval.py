@@ -9,7 +9,9 @@ validation inputs (sorted by file name) are translated and translated back, and 
   carried into the target domain's frame by the similarity between the style's two templates (Bitmoji faces sit
   lower in their crops than photos), against the target regressor's points on the output;
 - **attribute kept** (gender): the input's label (else the source classifier's answer) against the target
-  classifier's answer on the output;
+  classifier's answer on the output; for a cartoon domain without labels (anime) there is no target classifier,
+  and ``"attribute_judge": "round_trip"`` asks the source classifier about the round trip instead (a proxy: it
+  says whether the attribute survives the cycle, which a generator can also carry in hidden detail);
 - **identity** (cartoonize only, first ``identity`` photos): dlib distance between each photo and its round trip.
 
 Groups: the style's group data (UTKFace: kid … elderly × gender), aligned to the style's template and cached, is
@@ -115,6 +117,11 @@ class _Judges:
         self.frames = {"cartoonize": similarity_transform(photo, cartoon), "realize": similarity_transform(cartoon, photo)}
         self.attribute = evaluation.get("attribute")
         self.classifiers = {side: _optional_network(style.info.folder, evaluation.get(f"classifier_{side}")) for side in ("photo", "cartoon")}
+        self.round_trip = evaluation.get("attribute_judge") == "round_trip"
+
+    @property
+    def attribute_label(self) -> str | None:
+        return f"{self.attribute} (round trip)" if self.attribute and self.round_trip else self.attribute
 
     def regressor(self, side: str):
         role = f"landmarks_{side}"
@@ -144,7 +151,7 @@ def evaluate_style(style, options: EvalOptions = EvalOptions(), progress: Callab
             progress(f"group {label}: {len(samples)} faces")
             groups.append(_evaluate_set(label, "cartoonize", samples, reference, judges, len(samples)))
     model = _model_info(style)
-    return StyleEvaluation(style.name, model, asdict(options), judges.attribute, directions, groups)
+    return StyleEvaluation(style.name, model, asdict(options), judges.attribute_label, directions, groups)
 
 
 @torch.no_grad()
@@ -167,9 +174,12 @@ def _evaluate_set(label: str, direction: str, samples, reference: list[Path], ju
     for face, value in zip(faces, nme):
         face.nme = value
     kept = None
-    if judges.attribute and judges.classifiers[target_side] is not None:
+    judge, judged = judges.classifiers[target_side], outputs
+    if judge is None and judges.round_trip:
+        judge, judged = judges.classifiers[source_side], backs
+    if judges.attribute and judge is not None:
         classes_in = _input_classes(samples, inputs, judges, source_side)
-        classes_out = classify(judges.classifiers[target_side], outputs)
+        classes_out = classify(judge, judged)
         for face, a, b in zip(faces, classes_in, classes_out):
             face.class_in, face.class_out = a, b
         known = [a == b for a, b in zip(classes_in, classes_out) if a is not None]

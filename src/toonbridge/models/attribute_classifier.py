@@ -20,10 +20,16 @@ def _block(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 @register("attribute_classifier")
 class AttributeClassifier(nn.Module):
-    def __init__(self, classes: list[str] | tuple[str, ...] = ("female", "male"), width: int = 16, input_size: int = 128):
+    def __init__(self, classes: list[str] | tuple[str, ...] = ("female", "male"), width: int = 16, input_size: int = 128,
+                 centre_crop: float = 1.0):
         super().__init__()
+        if not 0 < centre_crop <= 1:
+            raise ValueError("centre_crop must be in (0, 1]")
         self.classes = list(classes)
         self.input_size = input_size
+        # Looking only at the centre of the aligned face: tightly cropped training chips (UTKFace) are padded at the
+        # edges of their aligned crops, and a classifier that sees the padding learns it instead of the face.
+        self.centre_crop = centre_crop
         w = width
         self.features = nn.Sequential(*_block(3, w), *_block(w, 2 * w), *_block(2 * w, 4 * w), *_block(4 * w, 8 * w),
                                       nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -31,6 +37,11 @@ class AttributeClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1], N×3×H×W -> class logits N×C."""
+        if self.centre_crop < 1:
+            height, width = images.shape[-2:]
+            keep_h, keep_w = round(height * self.centre_crop), round(width * self.centre_crop)
+            top, left = (height - keep_h) // 2, (width - keep_w) // 2
+            images = images[..., top:top + keep_h, left:left + keep_w]
         if images.shape[-1] != self.input_size or images.shape[-2] != self.input_size:
             images = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True)
         return self.head(self.features(images))

@@ -122,6 +122,11 @@ class BranchedResnetGenerator(nn.Module):
         self.active = group
         return self
 
+    def branch(self, group: str) -> nn.Sequential:
+        """One group's path as its own module, sharing this generator's weights (for inference and ONNX)."""
+        self.select(group)  # validates the name
+        return nn.Sequential(self.heads[group], self.body, self.tails[group])
+
     def branch_parameters(self, group: str) -> list[nn.Parameter]:
         return [*self.heads[group].parameters(), *self.tails[group].parameters()]
 

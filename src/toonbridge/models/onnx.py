@@ -65,8 +65,9 @@ class OnnxNetwork:
         return torch.from_numpy(self.session.run(None, {"image": array})[0])
 
 
-def cached_onnx(network: torch.nn.Module, weights: str | Path, size: int, cache_dir: Path) -> Path:
-    """The ONNX file for a safetensors network, exported once into ``cache_dir`` under a hash of its weights."""
+def cached_onnx(network: torch.nn.Module, weights: str | Path, size: int, cache_dir: Path, variant: str = "") -> Path:
+    """The ONNX file for a safetensors network (``variant``: e.g. one group branch of it), exported once into
+    ``cache_dir`` under a hash of its weights."""
     digest = hashlib.sha1(Path(weights).read_bytes()).hexdigest()[:16]
-    path = cache_dir / f"{Path(weights).stem}-{size}-{digest}.onnx"
+    path = cache_dir / f"{Path(weights).stem}{'-' + variant if variant else ''}-{size}-{digest}.onnx"
     return path if path.is_file() else export_onnx(network, size, path)

@@ -3,7 +3,8 @@
     GET  /            the page (upload or webcam snapshot, style and direction, before/after, download)
     GET  /healthz     {"status": "ok", ...}
     GET  /v1/styles   the styles and the directions each supports
-    POST /v1/cartoonize, /v1/realize   multipart: ``image`` file, ``style`` field (default bitmoji)
+    POST /v1/cartoonize, /v1/realize   multipart: ``image`` file, ``style`` field (default bitmoji), ``group``
+                      field (group styles: a branch name or auto, the default)
                       -> image/png of the whole picture with every face replaced;
                       ``?format=json`` -> per-face boxes, landmarks and aligned crops (base64 PNG)
     GET  /docs        OpenAPI
@@ -159,9 +160,9 @@ def create_app(config: ServeConfig = ServeConfig()):
     @app.get("/v1/styles")
     async def list_styles():
         return {"styles": [{"name": info.name, "description": info.description, "size": info.size,
-                            "directions": info.directions} for info in cache.infos.values()]}
+                            "directions": info.directions, "groups": info.group_names} for info in cache.infos.values()]}
 
-    async def translate(direction: str, image: UploadFile, style: str, response_format: str):
+    async def translate(direction: str, image: UploadFile, style: str, group: str, response_format: str):
         if response_format not in ("png", "json"):
             raise ClientError(422, "invalid_request", "format must be png or json")
         data = await image.read(config.max_upload_bytes + 1)
@@ -172,32 +173,36 @@ def create_app(config: ServeConfig = ServeConfig()):
         chosen = cache.get(style)
         if direction not in chosen.info.directions:
             raise ClientError(422, "unsupported_direction", f"style {style!r} cannot {direction}")
-        result = await pool.run(lambda: _translate(chosen, data, direction, config.max_pixels), config.timeout_s)
+        try:
+            chosen.route([], direction, group)
+        except ToonbridgeError as error:
+            raise ClientError(422, "unknown_group", str(error)) from None
+        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels), config.timeout_s)
         if response_format == "json":
             return _json_result(style, direction, result)
         return Response(_png(result.image), media_type="image/png")
 
     @app.post("/v1/cartoonize", responses={200: {"content": {"image/png": {}}}})
-    async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"),
+    async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
                          format: str = Query("png", description="png or json")):
         """The photo with every face turned into a cartoon face (PNG), or per-face results (JSON)."""
-        return await translate("cartoonize", image, style, format)
+        return await translate("cartoonize", image, style, group, format)
 
     @app.post("/v1/realize", responses={200: {"content": {"image/png": {}}}})
-    async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"),
+    async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
                       format: str = Query("png", description="png or json")):
         """The cartoon face turned into a realistic one (PNG), or per-face results (JSON)."""
-        return await translate("realize", image, style, format)
+        return await translate("realize", image, style, group, format)
 
     return app
 
 
-def _translate(style, data: bytes, direction: str, max_pixels: int):
+def _translate(style, data: bytes, direction: str, group: str, max_pixels: int):
     from toonbridge.imageio import load_image
 
     try:
         image = load_image(data, max_pixels=max_pixels)
-        return style.translate(image, direction)
+        return style.translate(image, direction, group=group)
     except ImageTooLarge as error:
         raise ClientError(413, "image_too_large", str(error)) from None
     except InvalidImage as error:
@@ -210,7 +215,7 @@ def _translate(style, data: bytes, direction: str, max_pixels: int):
 
 def _json_result(style: str, direction: str, result) -> dict:
     return {"style": style, "direction": direction, "faces": [
-        {"box": face.box, "landmarks5": face.landmarks5,
+        {"box": face.box, "landmarks5": face.landmarks5, "group": face.group,
          "aligned": base64.b64encode(_png(face.aligned)).decode(), "output": base64.b64encode(_png(face.output)).decode()}
         for face in result.faces]}
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from toonbridge.data import AugmentConfig, DomainImages, load_split
+from toonbridge.data import AugmentConfig, DomainImages
 from toonbridge.data.augment import colour_jitter
 from toonbridge.train.config import SupervisedData
 from toonbridge.train.method import register_method
@@ -23,6 +23,7 @@ class ClassifierData(SupervisedData):
 @dataclass
 class ClassifierModel:
     width: int = 16
+    centre_crop: float = 1.0  # the central share of the aligned face it looks at (1: all of it)
 
 
 class LabelledImages(DomainImages):
@@ -43,12 +44,13 @@ class AttributeClassifierTraining(SupervisedTraining):
     role, builder, data_section, model_section = "classifier", "attribute_classifier", ClassifierData, ClassifierModel
 
     def network_options(self) -> dict:
-        return {"classes": self.data_config.classes, "width": self.model_config.width, "input_size": self.data_config.size}
+        return {"classes": self.data_config.classes, "width": self.model_config.width, "input_size": self.data_config.size,
+                "centre_crop": self.model_config.centre_crop}
 
     def dataset(self) -> LabelledImages:
         d = self.data_config
         # An empty result (no sample with one of the classes) fails in DomainImages, naming the filters.
-        return LabelledImages(load_split(d.domain, "train", d.filters), d.label, d.classes, d.size, AugmentConfig(**d.augment), self.config.seed)
+        return LabelledImages(d.load("train"), d.label, d.classes, d.size, AugmentConfig(**d.augment), self.config.seed)
 
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         self.network.train()

@@ -62,6 +62,14 @@ class SupervisedData:
     # Stronger jitter than GAN training: these models must also read generated faces, which are less tidy.
     augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.1, "max_rotation_degrees": 10.0, "max_shift": 0.06})
     colour_jitter: float = 0.2
+    align: str | None = None  # a template to align an unaligned domain to first (e.g. UTKFace chips; cached)
+
+    def load(self, split: str = "train"):
+        from toonbridge.data import load_split
+        from toonbridge.data.aligned import aligned_domain
+
+        domain = load_split(self.domain, split, self.filters)
+        return aligned_domain(domain, self.align) if self.align else domain
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -18,15 +20,7 @@ def export_run(source: str | Path, out_dir: str | Path, half: bool = False, name
 
     ``name`` renames the file of a run that ships one network. ``half`` stores the weights as float16 (half the size; fine for regressors, check a generator before using it).
     """
-    source = Path(source)
-    checkpoint = load_checkpoint(source) if (source / "state.json").is_file() else latest_checkpoint(source)
-    if checkpoint is None:
-        raise ToonbridgeError(f"{source} has no checkpoint to export")
-    config = config_from_dict(checkpoint.state["config"], f"{checkpoint.path}/state.json")
-    method = build_method(config, torch.device("cpu"))
-    restore(checkpoint, method.networks, {})
-    info = {"method": config.method, "step": checkpoint.step, "wall_seconds": round(checkpoint.state.get("wall_seconds", 0.0)),
-            "config": config.to_dict()}
+    method, info = _load_run(source)
     shipped = method.shipped()
     if name is not None:
         if len(shipped) != 1:
@@ -36,3 +30,69 @@ def export_run(source: str | Path, out_dir: str | Path, half: bool = False, name
     for stem, (network, builder, options) in shipped.items():
         written.append(save_network(network, builder, options, Path(out_dir) / f"{stem}.safetensors", info, half=half))
     return written
+
+
+def merge_branch_runs(sources: list[str | Path], out_dir: str | Path, half: bool = False) -> list[Path]:
+    """One pair of multi-branch generators from several ``fewshot_branch`` runs on the same base: each run gives
+    the branch of the group it trained; the shared layers (and the base group's branch) must be identical in all of
+    them, which selective backprop guarantees and whole-model fine-tuning breaks."""
+    runs = [_load_run(source) for source in sources]
+    if any(info["method"] != "fewshot_branch" for _method, info in runs):
+        raise ToonbridgeError("only fewshot_branch runs can be merged")
+    merged_method, _info = runs[0]
+    trained = [info["config"]["model"]["group"] for _method, info in runs]
+    if len(set(trained)) != len(trained):
+        raise ToonbridgeError(f"two runs trained the same group ({', '.join(trained)})")
+    shipped = merged_method.shipped()
+    for (method, info), source in zip(runs, sources):
+        if info["config"]["model"]["train"] != "branch":
+            raise ToonbridgeError(f"{source}: trained every layer (model.train: all); only branch runs can be merged")
+        group = info["config"]["model"]["group"]
+        for stem, (merged, _builder, _options) in shipped.items():
+            network = method.shipped()[stem][0]
+            if network.groups != merged.groups or not _same(network.body, merged.body):
+                raise ToonbridgeError(f"{source}: its shared layers differ from {sources[0]}'s (another base run?)")
+            merged.heads[group].load_state_dict(network.heads[group].state_dict())
+            merged.tails[group].load_state_dict(network.tails[group].state_dict())
+    info = {"method": "fewshot_branch", "step": sum(i["step"] for _m, i in runs),
+            "wall_seconds": sum(i["wall_seconds"] for _m, i in runs),
+            "merged": [{"group": group, "run": str(source), "step": i["step"], "wall_seconds": i["wall_seconds"], "config": i["config"]}
+                       for group, source, (_m, i) in zip(trained, sources, runs)]}
+    written = []
+    for stem, (network, builder, options) in shipped.items():
+        options = {**options, "active": network.groups[0]}
+        written.append(save_network(network, builder, options, Path(out_dir) / f"{stem}.safetensors", info, half=half))
+    return written
+
+
+def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
+    """A style folder with the run's generators and the base style's other networks and settings."""
+    from toonbridge.style_files import find_style
+
+    base = find_style(base_style)
+    shutil.copytree(base.folder, folder)
+    raw = json.loads((folder / "style.json").read_text())
+    for key, value in raw.get("evaluation", {}).items():  # classifier paths are relative to the original folder
+        if key.startswith("classifier_"):
+            raw["evaluation"][key] = str((base.folder / value).resolve())
+    (folder / "style.json").write_text(json.dumps(raw))
+    export_run(run, folder)  # overwrites to_cartoon/to_photo.safetensors
+    return folder
+
+
+def _load_run(source: str | Path):
+    source = Path(source)
+    checkpoint = load_checkpoint(source) if (source / "state.json").is_file() else latest_checkpoint(source)
+    if checkpoint is None:
+        raise ToonbridgeError(f"{source} has no checkpoint to export")
+    config = config_from_dict(checkpoint.state["config"], f"{checkpoint.path}/state.json")
+    method = build_method(config, torch.device("cpu"))
+    restore(checkpoint, method.networks, {})
+    info = {"method": config.method, "step": checkpoint.step, "wall_seconds": round(checkpoint.state.get("wall_seconds", 0.0)),
+            "config": config.to_dict()}
+    return method, info
+
+
+def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[key], second[key]) for key in first)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from toonbridge.data import AugmentConfig, DomainImages, load_split
+from toonbridge.data import AugmentConfig, DomainImages
 from toonbridge.data.augment import colour_jitter
 from toonbridge.models.landmark_regressor import to_fractions
 from toonbridge.train.method import register_method
@@ -26,7 +26,7 @@ class LandmarkRegressorTraining(SupervisedTraining):
         return {"width": self.model_config.width, "input_size": self.data_config.size}
 
     def dataset(self) -> DomainImages:
-        domain = load_split(self.data_config.domain, "train", self.data_config.filters)
+        domain = self.data_config.load("train")
         if len(domain) and not any(sample.landmarks5 is not None for sample in domain):  # empty: DomainImages says so
             raise ValueError(f"{self.data_config.domain} has no 5-point landmarks to learn from")
         augment = AugmentConfig(**self.data_config.augment)

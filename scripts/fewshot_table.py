@@ -1,0 +1,157 @@
+"""The few-shot group transfer table: the paper's set-ups on held-out photos of each group (docs/fewshot.md).
+
+    python scripts/fewshot_table.py [--limit 300] [--json docs/fewshot.json] [--grid docs/fewshot_grid.png]
+
+Set-ups, all cartoonizing (photo → Bitmoji), all 75 minutes of base training on one CPU thread:
+
+1. base      — runs/bitmoji-women: trained on women only;
+2. mixed     — runs/bitmoji-shipped-step-4300: one model on all the data (the same budget);
+3. fine-tune — runs/fewshot-{men,elderly}-finetune: the whole base fine-tuned on a group's 20 cartoons;
+4. branches  — the bitmoji-groups style (selective backprop), each face through its own group's branch, and
+   the same with the branch picked by the style's classifiers (``auto``).
+
+Held-out sets: CelebA validation photos of women and of men, UTKFace validation photos of the elderly (aligned to
+the bitmoji template). Measures per set: KID×100 against that group's cartoons (women: validation Bitmoji labelled
+female; men and elderly: their 20 few-shot Bitmoji; men also against the validation Bitmoji labelled male), gender
+kept (label vs our Bitmoji gender classifier), and the share of grey-haired cartoons
+(:func:`toonbridge.eval.attributes.grey_hair_fraction` ≥ 0.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from toonbridge.api import Style, load
+from toonbridge.data import load_domain, load_split
+from toonbridge.data.aligned import aligned_domain
+from toonbridge.eval.attributes import GREY_HAIR_THRESHOLD, classify, grey_hair_fraction
+from toonbridge.eval.distribution import kid
+from toonbridge.eval.inception import cached_path_features, features
+from toonbridge.imageio import load_image, resize_image, write_atomic
+from toonbridge.models import load_network
+from toonbridge.style_files import find_style, read_style
+from toonbridge.train.export import style_from_run
+
+SIZE = 128
+Translate = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+def held_out_sets(limit: int) -> dict[str, dict]:
+    """Each group's validation photos (images and gender labels) and the cartoons to compare with."""
+    fewshot = load_domain("celeba2bitmoji/fewshot")
+    sets = {
+        "women": (load_split("celeba2bitmoji/photo", "val", ["gender=female"]),
+                  {"val Bitmoji (female)": load_split("celeba2bitmoji/cartoon", "val", ["gender=female"])}),
+        "men": (load_split("celeba2bitmoji/photo", "val", ["gender=male"]),
+                {"20 few-shot": fewshot.where("group=men"), "val Bitmoji (male)": load_split("celeba2bitmoji/cartoon", "val", ["gender=male"])}),
+        "elderly": (aligned_domain(load_split("utkface", "val", ["group=elderly"]), "bitmoji"),
+                    {"20 few-shot": fewshot.where("group=elderly")}),
+    }
+    result = {}
+    for name, (photos, references) in sets.items():
+        samples = photos.samples[:limit]
+        result[name] = {"images": [resize_image(load_image(s.path), SIZE) for s in samples],
+                        "genders": [s.labels.get("gender") for s in samples],
+                        "references": {label: [s.path for s in domain.samples] for label, domain in references.items()}}
+    return result
+
+
+def setups(args, scratch: Path) -> dict[str, Translate]:
+    def from_run(run: Path, label: str) -> Translate:
+        style = Style(read_style(style_from_run(run, "bitmoji", scratch / label)), backend="torch")
+        return lambda images: style.translate_aligned(images, "cartoonize")
+
+    grouped = load(args.groups_style, backend="torch")
+    chosen = {
+        "(1) base (women only)": from_run(args.base, "base"),
+        "(2) mixed (all data)": from_run(args.mixed, "mixed"),
+        "(3) fine-tune all on men": from_run(args.finetune_men, "finetune-men"),
+        "(3) fine-tune all on elderly": from_run(args.finetune_elderly, "finetune-elderly"),
+        "(4) branches, auto": lambda images: grouped.translate_aligned(images, "cartoonize", group="auto"),
+    }
+    for group in grouped.groups:
+        chosen[f"(4) branch {group}"] = lambda images, group=group: grouped.translate_aligned(images, "cartoonize", group=group)
+    return chosen
+
+
+def measure(outputs: list[np.ndarray], data: dict, classifier) -> dict:
+    found = features(outputs)
+    row = {f"KID vs {label}": kid(found, cached_path_features(paths, resize_to=SIZE)).mean for label, paths in data["references"].items()}
+    answers = classify(classifier, outputs)
+    known = [(label, answer) for label, answer in zip(data["genders"], answers) if label is not None]
+    row["gender kept"] = float(np.mean([label == answer for label, answer in known]))
+    row["grey-haired"] = float(np.mean([grey_hair_fraction(o) >= GREY_HAIR_THRESHOLD for o in outputs]))
+    return row
+
+
+def routing_accuracy(style_name: str, sets: dict[str, dict]) -> dict[str, dict[str, float]]:
+    style = load(style_name, backend="torch")
+    shares = {}
+    for name, data in sets.items():
+        routed = style.route(data["images"], "cartoonize")
+        shares[name] = {group: routed.count(group) / len(routed) for group in style.groups}
+    return shares
+
+
+def grid(sets: dict[str, dict], outputs: dict[str, dict[str, list[np.ndarray]]], columns: list[str], per_set: int) -> np.ndarray:
+    rows = []
+    for name, data in sets.items():
+        for index in range(min(per_set, len(data["images"]))):
+            rows.append(np.concatenate([data["images"][index], *(outputs[column][name][index] for column in columns)], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def markdown(table: dict[str, dict[str, dict]], sets: dict[str, dict]) -> str:
+    columns = [(name, key) for name in sets for key in next(iter(table.values()))[name]
+               if not (key == "grey-haired" and name != "elderly") and not (key == "gender kept" and name == "elderly")]
+    lines = ["| set-up | " + " | ".join(f"{name}: {key}" for name, key in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for setup, row in table.items():
+        cells = [f"{100 * row[name][key]:.0f} %" if key in ("gender kept", "grey-haired") else f"{row[name][key]:.2f}" for name, key in columns]
+        lines.append(f"| {setup} | " + " | ".join(cells) + " |")
+    counts = ", ".join(f"{name} {len(data['images'])}" for name, data in sets.items())
+    return "\n".join(lines) + f"\n\nHeld-out photos: {counts}. KID×100; 100 subsets of min(100, n).\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=300, help="held-out photos per group")
+    parser.add_argument("--base", type=Path, default=Path("runs/bitmoji-women"))
+    parser.add_argument("--mixed", type=Path, default=Path("runs/bitmoji-shipped-step-4300"))
+    parser.add_argument("--finetune-men", type=Path, default=Path("runs/fewshot-men-finetune"))
+    parser.add_argument("--finetune-elderly", type=Path, default=Path("runs/fewshot-elderly-finetune"))
+    parser.add_argument("--groups-style", default="bitmoji-groups")
+    parser.add_argument("--json", type=Path, help="write every number here")
+    parser.add_argument("--grid", type=Path, help="write a PNG: input | each set-up, 3 faces per group")
+    args = parser.parse_args()
+
+    sets = held_out_sets(args.limit)
+    classifier = load_network(find_style("bitmoji").folder.parent / "classifiers" / "gender_cartoon.safetensors")
+    table, outputs = {}, {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for setup, translate in setups(args, Path(scratch)).items():
+            print(f"{setup} …", flush=True)
+            outputs[setup] = {name: translate(data["images"]) for name, data in sets.items()}
+            table[setup] = {name: measure(outputs[setup][name], data, classifier) for name, data in sets.items()}
+    routing = routing_accuracy(args.groups_style, sets)
+    text = markdown(table, sets) + "\nRouting by the style's classifiers (share of each held-out set sent to each branch):\n\n" + \
+        "\n".join(f"- {name}: " + ", ".join(f"{group} {100 * share:.0f} %" for group, share in shares.items()) for name, shares in routing.items())
+    print(text)
+    if args.json:
+        write_atomic(args.json, lambda handle: handle.write(json.dumps({"table": table, "routing": routing}, indent=1).encode()))
+    if args.grid:
+        from PIL import Image
+
+        columns = [s for s in table if s != "(4) branches, auto"]
+        image = Image.fromarray(grid(sets, outputs, columns, per_set=3))
+        write_atomic(args.grid, lambda handle: image.save(handle, format="PNG", optimize=True))
+
+
+if __name__ == "__main__":
+    main()
