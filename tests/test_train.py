@@ -196,3 +196,25 @@ def test_attribute_classifier_trains_and_exports(tiny_config, tmp_path):
     raw["data"]["classes"] = ["young", "old"]
     with pytest.raises(ValueError, match=r"\[gender=old,young\]' is empty"):
         train(config_from_dict(dict(raw, run_dir=str(tmp_path / "other"))), progress=False, log=_quiet)
+
+
+def test_a_classifier_can_merge_label_values_and_add_domains(tiny_config, tmp_path):
+    from toonbridge.train.attribute_classifier import AttributeClassifierTraining
+
+    raw = tiny_config("merged", steps=2, batch_size=4)
+    photos, cartoons = raw["data"]["domain_a"], raw["data"]["domain_b"]
+    raw.update(method="attribute_classifier", model={"width": 4, "centre_crop": 0.5},
+               data={"domain": photos, "label": "gender", "classes": ["photo", "cartoon"], "size": SIZE,
+                     "merge": {"female": "photo", "male": "photo"},
+                     "also": [{"domain": cartoons, "labels": {"gender": "cartoon"}}]})
+    raw.pop("loss")
+    config = config_from_dict(raw)
+    dataset = AttributeClassifierTraining(config, torch.device("cpu")).dataset()
+    classes = [dataset.item(sample, np.random.default_rng(0))["class"] for sample in dataset.domain]
+    from toonbridge.data import load_split
+
+    assert classes.count(0) == len(load_split(photos, "train")) and classes.count(1) == len(load_split(cartoons, "train"))
+    assert train(config, progress=False, log=_quiet).step == 2
+    raw["data"]["also"] = [{"domian": cartoons}]
+    with pytest.raises(ConfigError, match="data.also entries take"):
+        AttributeClassifierTraining(config_from_dict(raw), torch.device("cpu")).dataset()

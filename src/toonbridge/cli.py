@@ -224,9 +224,11 @@ def styles() -> None:
     """List the shipped styles."""
     from toonbridge.api import styles as shipped
 
-    table = Table("name", "size", "template", "directions", "description")
+    table = Table("name", "size", "template", "groups", "description")
+    table.add_column("directions", no_wrap=True)
     for info in _make(shipped):
-        table.add_row(info.name, f"{info.size}×{info.size}", info.template, ", ".join(info.directions), info.description)
+        table.add_row(info.name, f"{info.size}×{info.size}", info.template, ", ".join(info.group_names) or "–",
+                      info.description, ", ".join(info.directions))
     console.print(table)
 
 

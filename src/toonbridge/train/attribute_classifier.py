@@ -18,6 +18,7 @@ from toonbridge.train.supervised import SupervisedTraining
 class ClassifierData(SupervisedData):
     label: str = "gender"
     classes: list[str] = field(default_factory=lambda: ["female", "male"])
+    merge: dict[str, str] = field(default_factory=dict)  # label values that count as a class, e.g. {kid: other}
 
 
 @dataclass
@@ -27,15 +28,21 @@ class ClassifierModel:
 
 
 class LabelledImages(DomainImages):
-    """A domain's images with the class index of one label (samples without a known class are left out)."""
+    """A domain's images with the class index of one label (samples without a known class are left out).
+    ``merge`` maps label values onto classes (several age groups onto one "other" class, say)."""
 
-    def __init__(self, domain, label: str, classes: list[str], *args, **kwargs):
-        super().__init__(domain.where(**{label: classes}), *args, **kwargs)
-        self.label, self.classes = label, classes
+    def __init__(self, domain, label: str, classes: list[str], *args, merge: dict[str, str] | None = None, **kwargs):
+        self.label, self.classes, self.merge = label, classes, merge or {}
+        values = sorted({*classes, *(value for value, merged in self.merge.items() if merged in classes)})
+        super().__init__(domain.where(**{label: values}), *args, **kwargs)
+
+    def _class(self, sample) -> str | None:
+        value = sample.labels.get(self.label)
+        return self.merge.get(value, value)
 
     def item(self, sample, rng) -> dict:
         item = super().item(sample, rng)
-        item["class"] = self.classes.index(sample.labels[self.label])
+        item["class"] = self.classes.index(self._class(sample))
         return item
 
 
@@ -50,7 +57,7 @@ class AttributeClassifierTraining(SupervisedTraining):
     def dataset(self) -> LabelledImages:
         d = self.data_config
         # An empty result (no sample with one of the classes) fails in DomainImages, naming the filters.
-        return LabelledImages(d.load("train"), d.label, d.classes, d.size, AugmentConfig(**d.augment), self.config.seed)
+        return LabelledImages(d.load("train"), d.label, d.classes, d.size, AugmentConfig(**d.augment), self.config.seed, merge=d.merge)
 
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         self.network.train()

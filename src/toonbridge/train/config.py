@@ -63,13 +63,33 @@ class SupervisedData:
     augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.1, "max_rotation_degrees": 10.0, "max_shift": 0.06})
     colour_jitter: float = 0.2
     align: str | None = None  # a template to align an unaligned domain to first (e.g. UTKFace chips; cached)
+    # More domains to train on, each {domain, filters, align, labels: {name: value}}: their samples get those labels
+    # (e.g. CelebA photos as more "not elderly" examples for an age classifier trained on UTKFace).
+    also: list[dict] = field(default_factory=list)
 
     def load(self, split: str = "train"):
-        from toonbridge.data import load_split
-        from toonbridge.data.aligned import aligned_domain
+        from toonbridge.data import Domain
+        from toonbridge.data.manifest import Sample
 
-        domain = load_split(self.domain, split, self.filters)
-        return aligned_domain(domain, self.align) if self.align else domain
+        parts = [_load_part(self.domain, split, self.filters, self.align)]
+        for extra in self.also:
+            unknown = set(extra) - {"domain", "filters", "align", "labels"}
+            if unknown or "domain" not in extra:
+                raise ConfigError(f"data.also entries take domain, filters, align and labels, not {', '.join(sorted(unknown)) or 'nothing'}")
+            part = _load_part(extra["domain"], split, extra.get("filters", []), extra.get("align"))
+            parts.append(Domain([Sample(s.path, s.name, {**s.labels, **extra.get("labels", {})}, s.landmarks5) for s in part],
+                                part.name, part.image_size, part.template))
+        if len(parts) == 1:
+            return parts[0]
+        return Domain([s for part in parts for s in part], " + ".join(part.name for part in parts), parts[0].image_size, parts[0].template)
+
+
+def _load_part(spec: str, split: str, filters: list[str], align: str | None):
+    from toonbridge.data import load_split
+    from toonbridge.data.aligned import aligned_domain
+
+    domain = load_split(spec, split, filters)
+    return aligned_domain(domain, align) if align else domain
 
 
 @dataclass
@@ -175,8 +195,10 @@ def _coerce(value, hint, where: str):
             item = (typing.get_args(option) or (object,))[0]
             items = [_coerce(v, item, where) if item is not object and item is not Ellipsis else v for v in value]
             return origin(items)
-        if option is dict and isinstance(value, dict):
-            return value
+        if dict in (option, origin) and isinstance(value, dict):
+            key_hint, value_hint = typing.get_args(option) or (object, object)
+            return {_coerce(k, key_hint, where) if key_hint is not object else k:
+                    _coerce(v, value_hint, where) if value_hint is not object else v for k, v in value.items()}
         if option is object:
             return value
     raise ConfigError(f"{where}: expected {_spell(hint)}, got {value!r}")
