@@ -34,6 +34,9 @@ REFERENCES = {
                                                                 "light": False, "image_size": 256}, 256),
     "full U-GAT-IT 128 px (reference)": ("ugatit_generator", {"ngf": 64, "n_blocks": 4, "n_hourglass": 0, "adalin": "plain",
                                                                 "light": False, "image_size": 128}, 128),
+    # The generator of configs/anime.yaml (the anime style, in training; not shipped yet).
+    "anime generator (configs/anime.yaml)": ("ugatit_generator", {"ngf": 32, "n_blocks": 3, "n_hourglass": 0, "adalin": "soft",
+                                                                   "light": True, "image_size": 128}, 128),
 }
 SPEED_HEADER = ["generator", "input", "parameters", "GFLOPs", "PyTorch fp32 ms", "PyTorch bf16 ms", "ONNX fp32 ms"]
 QUALITY_HEADER = ["style", "step", "KID×100 photo→cartoon", "KID×100 cartoon→photo", "NME p→c / c→p",
