@@ -34,8 +34,8 @@ def export_run(source: str | Path, out_dir: str | Path, half: bool = False, name
 
 def merge_branch_runs(sources: list[str | Path], out_dir: str | Path, half: bool = False) -> list[Path]:
     """One pair of multi-branch generators from several ``fewshot_branch`` runs on the same base: each run gives
-    the branch of the group it trained; the shared layers (and the base group's branch) must be identical in all of
-    them, which selective backprop guarantees and whole-model fine-tuning breaks."""
+    the branch of the group it trained, every other branch comes from the first run; the shared layers must be
+    identical in all of them, which selective backprop guarantees and whole-model fine-tuning breaks."""
     runs = [_load_run(source) for source in sources]
     if any(info["method"] != "fewshot_branch" for _method, info in runs):
         raise ToonbridgeError("only fewshot_branch runs can be merged")
