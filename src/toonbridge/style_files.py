@@ -17,7 +17,7 @@ passed by path wherever a style name is accepted.
 first rule whose classifier (a network of the style) picks that class, else the default group::
 
     "groups": {"names": ["women", "men", "elderly"], "default": "women",
-               "route": {"cartoonize": [{"network": "age_photo", "class": "elderly", "group": "elderly"},
+               "route": {"cartoonize": [{"network": "elderly_photo", "class": "elderly", "group": "elderly"},
                                         {"network": "gender_photo", "class": "male", "group": "men"}],
                          "realize": [{"network": "gender_cartoon", "class": "male", "group": "men"}]}}
 

@@ -113,15 +113,8 @@ class UnpairedData:
     augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.03, "max_rotation_degrees": 3.0, "max_shift": 0.02})
 
     def domains(self):
-        from toonbridge.data import load_split
-        from toonbridge.data.aligned import aligned_domain
-
-        sides = []
-        for spec, filters, template, split in ((self.domain_a, self.filters_a, self.align_a, self.split_a),
-                                               (self.domain_b, self.filters_b, self.align_b, self.split_b)):
-            domain = load_split(spec, split, filters)
-            sides.append(aligned_domain(domain, template) if template else domain)
-        return sides
+        return [_load_part(self.domain_a, self.split_a, self.filters_a, self.align_a),
+                _load_part(self.domain_b, self.split_b, self.filters_b, self.align_b)]
 
     def dataset(self, seed: int):
         from toonbridge.data import AugmentConfig, DomainImages, UnpairedDataset
