@@ -126,6 +126,18 @@ def test_resume_refuses_a_changed_config(tiny_config):
         train(config_from_dict(changed), resume=True, progress=False, log=_quiet)
 
 
+def test_resume_accepts_a_section_key_spelled_out_at_its_default(tiny_config):
+    # A key added to a section after a checkpoint was written (here spelled out at its default) changes nothing.
+    train(config_from_dict(tiny_config(steps=3)), progress=False, log=_quiet)
+    spelled_out = tiny_config(steps=6)
+    spelled_out["loss"] = {"local_start_step": 2, "landmark_frame": "domain_mean"}
+    assert train(config_from_dict(spelled_out), resume=True, progress=False, log=_quiet).step == 6
+    not_default = tiny_config(steps=9)
+    not_default["loss"] = {"local_start_step": 2, "landmark_frame": "same"}
+    with pytest.raises(Exception, match="loss"):
+        train(config_from_dict(not_default), resume=True, progress=False, log=_quiet)
+
+
 def test_nan_guard_stops_with_a_clear_message(tiny_config, monkeypatch):
     monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", lambda self, batch, step: {"cycle": torch.tensor(math.nan)})
     with pytest.raises(TrainingDiverged, match="cycle became nan at step 1"):
@@ -218,3 +230,18 @@ def test_a_classifier_can_merge_label_values_and_add_domains(tiny_config, tmp_pa
     raw["data"]["also"] = [{"domian": cartoons}]
     with pytest.raises(ConfigError, match="data.also entries take"):
         AttributeClassifierTraining(config_from_dict(raw), torch.device("cpu")).dataset()
+
+
+def test_unpaired_data_adds_the_first_samples_of_more_domains(tiny_config):
+    from toonbridge.data import load_split
+    from toonbridge.train.config import UnpairedData, section
+
+    raw = tiny_config()["data"]
+    photos, cartoons = raw["domain_a"], raw["domain_b"]
+    data = section(UnpairedData, {**raw, "also_a": [{"domain": cartoons, "limit": 5}]}, "data")
+    side_a, side_b = data.domains()
+    first_cartoons = [s.path for s in load_split(cartoons, "train").samples[:5]]
+    assert [s.path for s in side_a.samples] == [s.path for s in load_split(photos, "train").samples] + first_cartoons
+    assert len(side_b) == len(load_split(cartoons, "train"))
+    with pytest.raises(ConfigError, match="data.also_a entries take"):
+        section(UnpairedData, {**raw, "also_a": [{"domain": cartoons, "first": 5}]}, "data").domains()

@@ -63,25 +63,35 @@ class SupervisedData:
     augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.1, "max_rotation_degrees": 10.0, "max_shift": 0.06})
     colour_jitter: float = 0.2
     align: str | None = None  # a template to align an unaligned domain to first (e.g. UTKFace chips; cached)
-    # More domains to train on, each {domain, filters, align, labels: {name: value}}: their samples get those labels
-    # (e.g. CelebA photos as more "not elderly" examples for an age classifier trained on UTKFace).
+    # More domains to train on, each {domain, filters, align, labels: {name: value}, limit}: their samples (the first
+    # `limit` of the split, or all) get those labels (e.g. CelebA photos as "not elderly" for an age classifier).
     also: list[dict] = field(default_factory=list)
 
     def load(self, split: str = "train"):
-        from toonbridge.data import Domain
-        from toonbridge.data.manifest import Sample
+        return _load_with_extras(self.domain, split, self.filters, self.align, self.also, "data.also")
 
-        parts = [_load_part(self.domain, split, self.filters, self.align)]
-        for extra in self.also:
-            unknown = set(extra) - {"domain", "filters", "align", "labels"}
-            if unknown or "domain" not in extra:
-                raise ConfigError(f"data.also entries take domain, filters, align and labels, not {', '.join(sorted(unknown)) or 'nothing'}")
-            part = _load_part(extra["domain"], split, extra.get("filters", []), extra.get("align"))
-            parts.append(Domain([Sample(s.path, s.name, {**s.labels, **extra.get("labels", {})}, s.landmarks5) for s in part],
-                                part.name, part.image_size, part.template))
-        if len(parts) == 1:
-            return parts[0]
-        return Domain([s for part in parts for s in part], " + ".join(part.name for part in parts), parts[0].image_size, parts[0].template)
+
+_EXTRA_KEYS = {"domain", "filters", "align", "labels", "limit"}
+
+
+def _load_with_extras(spec: str, split: str, filters: list[str], align: str | None, extras: list[dict], where: str):
+    """One domain plus ``extras``, each {domain, filters, align, labels, limit}: its first ``limit`` samples of
+    ``split`` (all without a limit), with ``labels`` added to each."""
+    from toonbridge.data import Domain
+    from toonbridge.data.manifest import Sample
+
+    parts = [_load_part(spec, split, filters, align)]
+    for extra in extras:
+        unknown = set(extra) - _EXTRA_KEYS
+        if unknown or "domain" not in extra:
+            raise ConfigError(f"{where} entries take {', '.join(sorted(_EXTRA_KEYS))} (domain required), not {', '.join(sorted(unknown)) or 'nothing'}")
+        part = _load_part(extra["domain"], split, extra.get("filters", []), extra.get("align"))
+        samples = part.samples[:extra["limit"]] if extra.get("limit") is not None else part.samples
+        parts.append(Domain([Sample(s.path, s.name, {**s.labels, **extra.get("labels", {})}, s.landmarks5) for s in samples],
+                            part.name, part.image_size, part.template))
+    if len(parts) == 1:
+        return parts[0]
+    return Domain([s for part in parts for s in part], " + ".join(part.name for part in parts), parts[0].image_size, parts[0].template)
 
 
 def _load_part(spec: str, split: str, filters: list[str], align: str | None):
@@ -110,11 +120,15 @@ class UnpairedData:
     align_b: str | None = None
     split_a: str = "train"
     split_b: str = "train"
+    # More domains on either side, as in SupervisedData.also (e.g. normally framed photos next to a group's tightly
+    # cropped ones, so that a group branch learns the framing users' photos have).
+    also_a: list[dict] = field(default_factory=list)
+    also_b: list[dict] = field(default_factory=list)
     augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.03, "max_rotation_degrees": 3.0, "max_shift": 0.02})
 
     def domains(self):
-        return [_load_part(self.domain_a, self.split_a, self.filters_a, self.align_a),
-                _load_part(self.domain_b, self.split_b, self.filters_b, self.align_b)]
+        return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a"),
+                _load_with_extras(self.domain_b, self.split_b, self.filters_b, self.align_b, self.also_b, "data.also_b")]
 
     def dataset(self, seed: int):
         from toonbridge.data import AugmentConfig, DomainImages, UnpairedDataset

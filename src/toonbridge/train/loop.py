@@ -152,8 +152,8 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log) -> tu
     if checkpoint is None:
         log(f"note: no checkpoint in {config.run_dir}; starting from step 0")
         return 0, 0.0
-    stored = dict(checkpoint.state.get("config", {}))
-    current = config.to_dict()
+    stored = method.comparable_config(checkpoint.state.get("config", {}))
+    current = method.comparable_config(config.to_dict())
     changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in ("steps", "max_wall_minutes"))
     if changed:
         raise ToonbridgeError(f"the config differs from the one {checkpoint.path} was trained with ({', '.join(changed)}); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -10,7 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from toonbridge.errors import UnknownName
-from toonbridge.train.config import TrainConfig
+from toonbridge.train.config import ConfigError, TrainConfig, section
 
 _METHODS: dict[str, Callable[..., "TrainingMethod"]] = {}
 
@@ -50,6 +51,20 @@ class TrainingMethod:
         if self.config.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def comparable_config(self, raw: dict) -> dict:
+        """``raw`` (a stored or current config dict) with each section this method parsed (``data_config``,
+        ``loss_config``, ...) filled in with its defaults, so that a key added to a section after a checkpoint was
+        written, at its default, does not count as a change when resuming."""
+        resolved = dict(raw)
+        for name in ("data", "model", "loss", "optim"):
+            parsed = getattr(self, f"{name}_config", None)
+            if dataclasses.is_dataclass(parsed) and isinstance(raw.get(name), dict):
+                try:
+                    resolved[name] = dataclasses.asdict(section(type(parsed), raw[name], name))
+                except ConfigError:
+                    pass  # an old key this version no longer knows: compare the raw sections, which then differ
+        return resolved
 
     def dataset(self) -> Dataset:
         raise NotImplementedError
