@@ -59,6 +59,9 @@ def helen_elderly() -> Domain:
     return aligned_domain(Domain([Sample(root / path, Path(path).stem, {}, None) for path in HELEN_ELDERLY], "helen-elderly"), "bitmoji")
 
 
+SET_NAMES = ("women", "men", "elderly", "elderly (HELEN)")
+
+
 def held_out_sets(limit: int, names: list[str] | None = None) -> dict[str, dict]:
     """Each group's validation photos (images and gender labels) and the cartoons to compare with."""
     fewshot = load_domain("celeba2bitmoji/fewshot")
@@ -100,7 +103,7 @@ def setups(args, scratch: Path) -> dict[str, Translate]:
     }
     for group in grouped.groups:
         chosen[f"(4) branch {group}"] = lambda images, group=group: grouped.translate_aligned(images, "cartoonize", group=group)
-    return {name: translate for name, translate in chosen.items() if not args.setups or any(part in name for part in args.setups)}
+    return chosen
 
 
 def measure(outputs: list[np.ndarray], data: dict, classifier) -> dict:
@@ -170,21 +173,28 @@ def main() -> None:
     parser.add_argument("--finetune-men", type=Path, default=Path("runs/fewshot-men-finetune"))
     parser.add_argument("--finetune-elderly", type=Path, default=Path("runs/fewshot-elderly-finetune"))
     parser.add_argument("--groups-style", default="bitmoji-groups")
-    parser.add_argument("--sets", nargs="+", help="only these held-out sets (women, men, elderly, 'elderly (HELEN)')")
+    parser.add_argument("--sets", nargs="+", help=f"only these held-out sets ({', '.join(SET_NAMES)})")
     parser.add_argument("--setups", nargs="+", help="only the set-ups whose names contain one of these, e.g. '(4)'")
     parser.add_argument("--json", type=Path, help="write every number here (merged into the file when it exists)")
     parser.add_argument("--grid", type=Path, help="write a PNG: input | each set-up (all of them), 3 faces per set")
     args = parser.parse_args()
 
+    unknown = sorted(set(args.sets or []) - set(SET_NAMES))
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; known: {', '.join(SET_NAMES)}")
     sets = held_out_sets(args.limit, args.sets)
     classifier = load_network(find_style("bitmoji").folder.parent / "classifiers" / "gender_cartoon.safetensors")
     table = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for setup, translate in setups(args, Path(scratch)).items():
+        translators = setups(args, Path(scratch))
+        chosen = [name for name in translators if not args.setups or any(part in name for part in args.setups)]
+        if not chosen:
+            parser.error(f"no set-up matches {', '.join(args.setups)}; set-ups: {', '.join(translators)}")
+        for setup in chosen:
             print(f"{setup} …", flush=True)
-            table[setup] = {name: measure(translate(data["images"]), data, classifier) for name, data in sets.items()}
+            table[setup] = {name: measure(translators[setup](data["images"]), data, classifier) for name, data in sets.items()}
         if args.grid:
-            write_grid(args.grid, sets, setups(argparse.Namespace(**{**vars(args), "setups": None}), Path(scratch) / "grid"))
+            write_grid(args.grid, sets, translators)
     found = {"table": table, "routing": routing_accuracy(args.groups_style, sets),
              "counts": {name: len(data["images"]) for name, data in sets.items()}}
     result = merged(args.json, found) if args.json else found

@@ -245,3 +245,5 @@ def test_unpaired_data_adds_the_first_samples_of_more_domains(tiny_config):
     assert len(side_b) == len(load_split(cartoons, "train"))
     with pytest.raises(ConfigError, match="data.also_a entries take"):
         section(UnpairedData, {**raw, "also_a": [{"domain": cartoons, "first": 5}]}, "data").domains()
+    with pytest.raises(ConfigError, match="limit must be a whole number"):
+        section(UnpairedData, {**raw, "also_a": [{"domain": cartoons, "limit": "five"}]}, "data").domains()

@@ -85,8 +85,11 @@ def _load_with_extras(spec: str, split: str, filters: list[str], align: str | No
         unknown = set(extra) - _EXTRA_KEYS
         if unknown or "domain" not in extra:
             raise ConfigError(f"{where} entries take {', '.join(sorted(_EXTRA_KEYS))} (domain required), not {', '.join(sorted(unknown)) or 'nothing'}")
+        limit = extra.get("limit")
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise ConfigError(f"{where}: limit must be a whole number of at least 1, not {limit!r}")
         part = _load_part(extra["domain"], split, extra.get("filters", []), extra.get("align"))
-        samples = part.samples[:extra["limit"]] if extra.get("limit") is not None else part.samples
+        samples = part.samples[:limit] if limit is not None else part.samples
         parts.append(Domain([Sample(s.path, s.name, {**s.labels, **extra.get("labels", {})}, s.landmarks5) for s in samples],
                             part.name, part.image_size, part.template))
     if len(parts) == 1:

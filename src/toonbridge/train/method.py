@@ -53,10 +53,13 @@ class TrainingMethod:
         return contextlib.nullcontext()
 
     def comparable_config(self, raw: dict) -> dict:
-        """``raw`` (a stored or current config dict) with each section this method parsed (``data_config``,
-        ``loss_config``, ...) filled in with its defaults, so that a key added to a section after a checkpoint was
-        written, at its default, does not count as a change when resuming."""
-        resolved = dict(raw)
+        """``raw`` (a stored or current config dict) with its defaults filled in, at the top level and in each
+        section this method parsed (``data_config``, ``loss_config``, ...), so that a key added after a checkpoint
+        was written, at its default, does not count as a change when resuming."""
+        try:
+            resolved = section(TrainConfig, raw, "config").to_dict()
+        except ConfigError:
+            resolved = dict(raw)  # an old key this version no longer knows: compare as written, which then differs
         for name in ("data", "model", "loss", "optim"):
             parsed = getattr(self, f"{name}_config", None)
             if dataclasses.is_dataclass(parsed) and isinstance(raw.get(name), dict):
