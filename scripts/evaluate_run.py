@@ -1,7 +1,8 @@
 """Evaluate a training run (or one checkpoint) exactly as `toonbridge eval report` evaluates a shipped style.
 
-    python scripts/evaluate_run.py runs/bitmoji [--style bitmoji] [--limit 400] [--reference 500]
-                                   [--identity 100] [--group-limit 0] [-o REPORT_DIR] [--json out.json]
+    python scripts/evaluate_run.py runs/bitmoji [--style bitmoji | --style configs/styles/anime.json]
+                                   [--limit 400] [--reference 500] [--identity 100] [--group-limit 0]
+                                   [-o REPORT_DIR] [--json out.json]
 
 The run's generators are exported next to a copy of the shipped style's other files (style.json, landmark
 regressors, locator), and that temporary style is measured by `toonbridge.eval.style_eval`: KID×100 both ways,
@@ -25,7 +26,9 @@ from toonbridge.train.export import style_from_run
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="run folder, checkpoint folder, or a style folder")
-    parser.add_argument("--style", default="bitmoji", help="the shipped style whose data and regressors to use")
+    parser.add_argument("--style", default="bitmoji",
+                        help="the shipped style whose data and regressors to use, or a style.json for one not shipped yet "
+                             "(configs/styles/anime.json)")
     parser.add_argument("--limit", type=int, default=400)
     parser.add_argument("--reference", type=int, default=500)
     parser.add_argument("--identity", type=int, default=100)

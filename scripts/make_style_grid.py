@@ -16,7 +16,8 @@ import toonbridge
 from toonbridge.data import load_split
 from toonbridge.imageio import load_image, save_image
 
-DATASETS = {"bitmoji": ("celeba2bitmoji/photo", "celeba2bitmoji/cartoon")}
+DATASETS = {"bitmoji": ("celeba2bitmoji/photo", "celeba2bitmoji/cartoon"),
+            "anime": ("selfie2anime/selfie", "selfie2anime/anime")}
 
 
 def spread(domain, count: int) -> list:
@@ -27,16 +28,18 @@ def spread(domain, count: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--style", default="bitmoji")
-    parser.add_argument("--dataset", default="bitmoji", choices=sorted(DATASETS))
+    parser.add_argument("--dataset", default="bitmoji", choices=sorted(DATASETS),
+                        help="which dataset's validation crops to draw from")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--rows", type=int, default=8)
     args = parser.parse_args()
     style = toonbridge.load(args.style)
     photos, cartoons = (load_split(name, "val") for name in DATASETS[args.dataset])
-    gap = np.full((style.info.size, 8, 3), 255, np.uint8)
     rows = []
     for photo, cartoon in zip(spread(photos, args.rows), spread(cartoons, args.rows)):
         photo_image, cartoon_image = load_image(photo.path), load_image(cartoon.path)
+        # Crops come back at their own size (the style resizes to its model and back), so the gap follows them.
+        gap = np.full((photo_image.shape[0], 8, 3), 255, np.uint8)
         toon = style.cartoonize(photo_image, aligned=True)
         real = style.realize(cartoon_image, aligned=True)
         rows.append(np.concatenate([photo_image, toon, style.realize(toon, aligned=True), gap,

@@ -19,7 +19,7 @@ from toonbridge.faces import (
 )
 from toonbridge.faces.align import apply_transform
 from toonbridge.faces.landmarks import FLIP_PERMUTATION_68
-from toonbridge.faces.paste import feather_mask
+from toonbridge.faces.paste import feather_mask, light_background
 
 
 def rotation_matrix(angle_degrees, scale, shift):
@@ -186,6 +186,49 @@ def test_paste_back_replaces_the_face_and_accepts_other_resolutions(sample_rgb, 
     nose_x, nose_y = np.round(sample_face.landmarks5[2]).astype(int)
     assert result[nose_y, nose_x].tolist() == [0, 255, 0]
     assert np.array_equal(result[450:, 450:], sample_rgb[450:, 450:])
+
+
+def _cartoon_on_white(size=128, skin=(250, 238, 228)):
+    """A pale, dark-outlined cartoon head on a white backdrop with grey specks, white eyes inside the face."""
+    import cv2
+
+    face = np.full((size, size, 3), 255, np.uint8)
+    face[np.random.default_rng(0).random((size, size)) < 0.03] = (200, 200, 200)  # sketchy specks in the backdrop
+    centre = (size // 2, size // 2)
+    cv2.circle(face, centre, size // 3, skin, -1)
+    cv2.circle(face, centre, size // 3, (20, 20, 20), 2)
+    cv2.circle(face, (size // 2 - 12, size // 2 - 8), 5, (255, 255, 255), -1)  # an eye: white, but inside the outline
+    return face
+
+
+def test_light_background_keys_the_backdrop_not_the_face():
+    face = _cartoon_on_white()
+    backdrop = light_background(face)
+    assert backdrop[5, 5] > 0.99 and backdrop[120, 64] > 0.99  # corners and edges, specks included
+    assert backdrop[64, 64] < 0.01 and backdrop[56, 52] < 0.01  # pale skin and the white eye stay
+    assert backdrop.dtype == np.float32 and backdrop.shape == (128, 128)
+
+
+def test_light_background_keys_nothing_when_the_fill_reaches_the_middle():
+    unoutlined = np.full((128, 128, 3), 255, np.uint8)
+    unoutlined[40:90, 40:90] = (245, 245, 240)  # a near-white face without an outline: the fill would eat it
+    assert light_background(unoutlined).max() == 0
+    photo_like = np.random.default_rng(1).integers(0, 180, (128, 128, 3)).astype(np.uint8)  # no light pixels
+    assert light_background(photo_like).max() == 0
+
+
+def test_paste_back_lets_the_photo_show_through_a_keyed_backdrop(sample_rgb, sample_face):
+    aligned = align_face(sample_rgb, sample_face, "bitmoji")
+    cartoon = _cartoon_on_white()
+    keyed = paste_back(sample_rgb, [(aligned, cartoon)], key_light_background=True).astype(int)
+    square = paste_back(sample_rgb, [(aligned, cartoon)]).astype(int)
+    nose_x, nose_y = np.round(sample_face.landmarks5[2]).astype(int)
+    assert np.abs(keyed[nose_y, nose_x] - (250, 238, 228)).max() <= 2  # the cartoon face is pasted either way
+    # Just inside the crop's corner the square paste shows white backdrop; the keyed paste shows the photo.
+    corner = np.round(apply_transform(np.linalg.inv(np.vstack([aligned.matrix, [0, 0, 1]]))[:2], np.array([[20.0, 20.0]]))[0]).astype(int)
+    x, y = corner
+    assert square[y, x].min() > 240
+    assert np.abs(keyed[y, x] - sample_rgb[y, x].astype(int)).max() <= 2
 
 
 def test_padding_past_the_photo_edge_is_blurred_not_mirrored(sample_rgb, sample_face):

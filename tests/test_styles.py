@@ -48,6 +48,21 @@ def test_cartoonize_replaces_the_face_and_keeps_the_rest(cartoonized, sample_rgb
     assert outside.sum() > 1000 and np.array_equal(cartoonized.image[outside], sample_rgb[outside])  # nothing else moved
 
 
+def test_the_bitmoji_backdrop_is_keyed_out_when_pasting(cartoonized, bitmoji, sample_rgb):
+    # Bitmoji sit on white: cartoonize lets the photo show where the crop is backdrop, not a pale square.
+    assert bitmoji.keys_background("cartoonize") and not bitmoji.keys_background("realize")
+    from toonbridge.faces import paste_back
+    from toonbridge.faces.paste import light_background
+
+    (face,) = cartoonized.faces
+    assert 0.05 < light_background(face.output).mean() < 0.8
+    (aligned,) = bitmoji._find_faces(sample_rgb, "cartoonize")
+    square = paste_back(sample_rgb, [(aligned, face.output)])
+    # Keying only ever brings the photo back: the keyed result is closer to the photo than the square paste.
+    keyed_change, square_change = (np.abs(image.astype(int) - sample_rgb).sum() for image in (cartoonized.image, square))
+    assert keyed_change < 0.9 * square_change
+
+
 def test_the_cartoon_is_a_translation_not_a_copy(cartoonized, bitmoji):
     (face,) = cartoonized.faces
     assert np.abs(face.output.astype(int) - face.aligned).mean() > 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import signal
 
 import numpy as np
@@ -138,6 +139,37 @@ def test_resume_accepts_a_section_key_spelled_out_at_its_default(tiny_config):
         train(config_from_dict(not_default), resume=True, progress=False, log=_quiet)
 
 
+def test_resume_may_change_the_thread_count(tiny_config):
+    train(config_from_dict(tiny_config(steps=3)), progress=False, log=_quiet)
+    assert train(config_from_dict(tiny_config(steps=6, threads=2)), resume=True, progress=False, log=_quiet).step == 6
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_config, tmp_path):
+    source = train(config_from_dict(tiny_config("source", steps=3)), progress=False, log=_quiet)
+    messages = []
+    changed_recipe = tiny_config("warm", steps=1, init_from=str(source.checkpoint), loss={"local_start_step": 2, "cycle": 1.0})
+    # One step at learning rate 0 leaves the networks exactly as loaded, so what was loaded can be compared.
+    changed_recipe["optim"] = {"lr": 0.0}
+    warm = train(config_from_dict(changed_recipe), progress=False, log=messages.append)
+    assert warm.step == 1 and any("starting" in m and source.checkpoint.name in m for m in messages)
+    before, after = (load_file(str(c / "weights.safetensors")) for c in (source.checkpoint, warm.checkpoint))
+    generators = [key for key in before if key.startswith(("to_cartoon.", "to_photo."))]
+    assert generators and all(torch.equal(before[key], after[key]) for key in generators)
+    # A run folder means its latest checkpoint; a folder without one is a clear error.
+    assert train(config_from_dict(tiny_config("warm2", steps=1, init_from=str(tmp_path / "source"))),
+                 progress=False, log=_quiet).step == 1
+    with pytest.raises(Exception, match="init_from"):
+        train(config_from_dict(tiny_config("warm3", steps=1, init_from=str(tmp_path / "nothing"))), progress=False, log=_quiet)
+
+
+def test_init_from_a_different_architecture_names_the_network(tiny_config):
+    source = train(config_from_dict(tiny_config("source", steps=3)), progress=False, log=_quiet)
+    wider = tiny_config("wider", steps=1, init_from=str(source.checkpoint))
+    wider["model"] = {**wider["model"], "ngf": 8}
+    with pytest.raises(Exception, match="does not fit network 'to_cartoon'"):
+        train(config_from_dict(wider), progress=False, log=_quiet)
+
+
 def test_nan_guard_stops_with_a_clear_message(tiny_config, monkeypatch):
     monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", lambda self, batch, step: {"cycle": torch.tensor(math.nan)})
     with pytest.raises(TrainingDiverged, match="cycle became nan at step 1"):
@@ -169,6 +201,17 @@ def test_export_writes_self_describing_generators(tiny_config, tmp_path):
     expected.load_state_dict({k[len("to_cartoon."):]: v for k, v in weights.items() if k.startswith("to_cartoon.")})
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
     assert torch.equal(generator(x), expected.eval()(x))
+
+
+def test_a_style_json_template_makes_an_evaluation_style_of_an_unshipped_run(tiny_config, tmp_path):
+    from toonbridge.style_files import read_style
+    from toonbridge.train.export import style_from_run
+
+    run = train(config_from_dict(tiny_config(steps=3)), progress=False, log=_quiet)
+    folder = style_from_run(run.checkpoint, "configs/styles/anime.json", tmp_path / "style")
+    info = read_style(folder)
+    assert info.name == "anime" and info.directions == ["cartoonize", "realize"]
+    assert Path(info.evaluation["classifier_photo"]).is_file()  # resolved against the shipped classifiers
 
 
 def test_config_errors_name_the_key():

@@ -135,6 +135,10 @@ class Style:
                     chosen[i] = rule["group"]
         return [found or self.info.groups["default"] for found in chosen]
 
+    def keys_background(self, direction: str) -> bool:
+        """Whether pasting this direction's faces keys out a light backdrop (cartoons of light-backdrop styles)."""
+        return direction == "cartoonize" and self.info.light_background
+
     def cartoonize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None) -> np.ndarray:
         return self.translate(image, "cartoonize", aligned=aligned, group=group).image
 
@@ -150,7 +154,7 @@ class Style:
             return Translation(outputs[0], [FaceResult(aligned=image, output=outputs[0], group=groups[0])])
         faces = self._find_faces(image, direction)
         outputs, groups = self._translate_routed([face.image for face in faces], direction, group)
-        replaced = paste_back(image, list(zip(faces, outputs)))
+        replaced = paste_back(image, list(zip(faces, outputs)), key_light_background=self.keys_background(direction))
         results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(), chosen)
                    for face, output, chosen in zip(faces, outputs, groups)]
         return Translation(replaced, results)

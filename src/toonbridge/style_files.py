@@ -21,6 +21,9 @@ first rule whose classifier (a network of the style) picks that class, else the 
                                         {"network": "gender_photo", "class": "male", "group": "men"}],
                          "realize": [{"network": "gender_cartoon", "class": "male", "group": "men"}]}}
 
+``"light_background": true`` (optional) says the cartoons sit on a light plain backdrop: ``cartoonize`` keys it
+out when pasting faces back, so the photo's own background shows around the cartoon head.
+
 ``evaluation`` (optional) says what ``toonbridge eval report`` measures the style on: its two domains' validation
 splits, the group data, and the attribute classifiers (paths relative to the style folder).
 """
@@ -47,6 +50,8 @@ class StyleInfo:
     networks: dict[str, str] = field(default_factory=dict)
     evaluation: dict[str, str] = field(default_factory=dict)  # its data and judges (see toonbridge.eval.style_eval)
     groups: dict = field(default_factory=dict)  # names, default, route (see the module docstring)
+    # The cartoons sit on a light plain backdrop (Bitmoji): cartoonize keys it out when pasting into the photo.
+    light_background: bool = False
 
     @property
     def group_names(self) -> list[str]:
@@ -67,7 +72,7 @@ def read_style(folder: str | Path) -> StyleInfo:
         info = StyleInfo(name=raw["name"], folder=folder, template=raw["template"], size=int(raw["size"]),
                          description=raw.get("description", ""), networks=dict(raw["networks"]),
                          cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
-                         groups=dict(raw.get("groups", {})))
+                         groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)))
         _check_groups(info)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None

@@ -160,7 +160,8 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
             points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
             aligned = [align_face(rgb, p, style.template) for p in points]
             if aligned:
-                rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))))
+                rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))),
+                                 key_light_background=style.keys_background("cartoonize"))
             writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
             frames, faces = frames + 1, faces + len(aligned)
             if on_frame is not None:

@@ -1,4 +1,9 @@
-"""Paste translated faces back into the original photo with a feathered mask."""
+"""Paste translated faces back into the original photo with a feathered mask.
+
+Cartoon styles whose training cartoons sit on a light, plain backdrop (Bitmoji) paint that backdrop into every
+translated crop; pasted as a square it leaves a pale box around the head. With ``key_light_background`` the
+backdrop is keyed out (near-white pixels connected to the crop's edge), so the photo's own background shows there.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +25,42 @@ def feather_mask(width: int, height: int, feather: float) -> np.ndarray:
     return (mask * mask * (3.0 - 2.0 * mask)).astype(np.float32)  # smoothstep: no visible seam at the ramp's ends
 
 
+def light_background(face: np.ndarray, *, min_level: int = 230, max_spread: int = 24, softness: float = 0.02) -> np.ndarray:
+    """How much each pixel of a translated crop is its light backdrop (float32 in [0, 1], height×width).
+
+    Backdrop: near-white, unsaturated pixels (every channel ≥ ``min_level``, channels within ``max_spread``) that
+    connect to the crop's edge, so white eyes, teeth or a white collar inside the face stay. A small closing first
+    swallows the sketchy specks generated backdrops carry; the edge is softened over ``softness`` × size. The
+    thresholds keep pale cartoon skin (Bitmoji outline their faces, which also stops the fill); should the fill
+    still reach the middle of the crop, where the face is, nothing is keyed.
+    """
+    pixels = np.asarray(face).astype(np.int16)
+    light = ((pixels.min(axis=2) >= min_level) & (np.ptp(pixels, axis=2) <= max_spread)).astype(np.uint8)
+    side = min(light.shape)
+    kernel = np.ones((max(3, side // 32 | 1),) * 2, np.uint8)
+    light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, kernel)
+    _, labels = cv2.connectedComponents(light, connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    backdrop = np.isin(labels, edge[edge > 0]).astype(np.float32)  # label 0 is "not light"
+    height, width = backdrop.shape
+    if backdrop[int(0.35 * height):int(0.65 * height), int(0.3 * width):int(0.7 * width)].mean() > 0.5:
+        return np.zeros_like(backdrop)
+    sigma = max(softness * side, 0.5)
+    return np.clip(cv2.GaussianBlur(backdrop, (0, 0), sigma), 0.0, 1.0)
+
+
 def paste_back(
     photo: ImageInput,
     replacements: Iterable[tuple[AlignedFace, np.ndarray]],
     *,
     feather: float = 0.1,
+    key_light_background: bool = False,
 ) -> np.ndarray:
     """Return a copy of ``photo`` with each aligned face replaced by its translated image.
 
     ``replacements`` pairs each :class:`AlignedFace` with the new face image (any size: a model may work at a
-    different resolution than the template; the transform is rescaled to match).
+    different resolution than the template; the transform is rescaled to match). ``key_light_background``: let
+    the photo show through the crop's light backdrop (see :func:`light_background`).
     """
     photo = load_image(photo)
     result = photo.astype(np.float32)
@@ -47,7 +78,10 @@ def paste_back(
         local[:, 2] -= (x0, y0)
         region = (x1 - x0, y1 - y0)
         warped = cv2.warpAffine(new_face.astype(np.float32), local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        mask = cv2.warpAffine(feather_mask(face_width, face_height, feather), local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        face_mask = feather_mask(face_width, face_height, feather)
+        if key_light_background:
+            face_mask *= 1.0 - light_background(new_face)
+        mask = cv2.warpAffine(face_mask, local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         target = result[y0:y1, x0:x1]
         target += mask[:, :, None] * (warped - target)
     return np.clip(np.round(result), 0, 255).astype(np.uint8)

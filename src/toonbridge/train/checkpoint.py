@@ -87,11 +87,25 @@ def latest_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     return load_checkpoint(found[-1]) if found else None
 
 
-def restore(checkpoint: Checkpoint, networks: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> None:
+def checkpoint_or_latest(source: str | Path) -> Checkpoint | None:
+    """``source`` itself when it is a checkpoint folder, else the latest checkpoint of the run folder ``source``."""
+    source = Path(source)
+    return load_checkpoint(source) if (source / "state.json").is_file() else latest_checkpoint(source)
+
+
+def restore_networks(checkpoint: Checkpoint, networks: dict[str, nn.Module]) -> None:
     for name, network in networks.items():
         prefix = f"{name}."
         weights = {k[len(prefix):]: v for k, v in checkpoint.weights.items() if k.startswith(prefix)}
-        network.load_state_dict(weights)
+        try:
+            network.load_state_dict(weights)
+        except RuntimeError as error:  # another architecture: say which network, not a page of tensor names
+            first_line = str(error).strip().splitlines()[0]
+            raise ToonbridgeError(f"checkpoint {checkpoint.path} does not fit network {name!r}: {first_line}") from None
+
+
+def restore(checkpoint: Checkpoint, networks: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    restore_networks(checkpoint, networks)
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(_join_optimizer(name, checkpoint.optimizers, checkpoint.state["optimizers"][name]))
 

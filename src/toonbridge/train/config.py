@@ -32,6 +32,9 @@ class TrainConfig:
     precision: str = "bf16"  # "bf16" autocast (CPU and CUDA) or "fp32"
     threads: int | None = None  # torch CPU threads; None leaves torch's default
     max_wall_minutes: float | None = None  # stop (with a checkpoint) once this much training time has accumulated
+    # Warm start: a checkpoint (or run folder: its latest) whose network weights this run starts from; optimisers,
+    # step and learning-rate schedule start fresh. For a changed recipe that should not pay for the early steps again.
+    init_from: str | None = None
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25

@@ -10,7 +10,7 @@ import torch
 
 from toonbridge.errors import ToonbridgeError
 from toonbridge.models import save_network
-from toonbridge.train.checkpoint import latest_checkpoint, load_checkpoint, restore
+from toonbridge.train.checkpoint import checkpoint_or_latest, restore
 from toonbridge.train.config import config_from_dict
 from toonbridge.train.method import build_method
 
@@ -66,23 +66,33 @@ def merge_branch_runs(sources: list[str | Path], out_dir: str | Path, half: bool
 
 
 def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
-    """A style folder with the run's generators and the base style's other networks and settings."""
-    from toonbridge.style_files import find_style
+    """A style folder with the run's generators and the base style's other networks and settings.
 
-    base = find_style(base_style)
-    shutil.copytree(base.folder, folder)
-    raw = json.loads((folder / "style.json").read_text())
+    ``base_style`` is a shipped style (name or folder), or a ``style.json`` file for a style not shipped yet (its
+    generators come from the run; e.g. ``configs/styles/anime.json``).
+    """
+    from toonbridge.style_files import WEIGHTS_DIR, find_style
+
+    if str(base_style).endswith(".json"):
+        source = Path(base_style)
+        folder.mkdir(parents=True)
+        raw = json.loads(source.read_text())
+        relative_to = WEIGHTS_DIR / raw["name"]  # classifier paths are written as in the shipped folder it will be
+    else:
+        base = find_style(base_style)
+        shutil.copytree(base.folder, folder)
+        raw = json.loads((folder / "style.json").read_text())
+        relative_to = base.folder
     for key, value in raw.get("evaluation", {}).items():  # classifier paths are relative to the original folder
         if key.startswith("classifier_"):
-            raw["evaluation"][key] = str((base.folder / value).resolve())
+            raw["evaluation"][key] = str((relative_to / value).resolve())
     (folder / "style.json").write_text(json.dumps(raw))
     export_run(run, folder)  # overwrites to_cartoon/to_photo.safetensors
     return folder
 
 
 def _load_run(source: str | Path):
-    source = Path(source)
-    checkpoint = load_checkpoint(source) if (source / "state.json").is_file() else latest_checkpoint(source)
+    checkpoint = checkpoint_or_latest(source)
     if checkpoint is None:
         raise ToonbridgeError(f"{source} has no checkpoint to export")
     config = config_from_dict(checkpoint.state["config"], f"{checkpoint.path}/state.json")

@@ -23,9 +23,13 @@ from rich.text import Text
 from torch.utils.data import default_collate
 
 from toonbridge.errors import ToonbridgeError
-from toonbridge.train.checkpoint import latest_checkpoint, list_checkpoints, restore, rng_state, save_checkpoint, set_rng_state
+from toonbridge.train.checkpoint import (checkpoint_or_latest, latest_checkpoint, list_checkpoints, restore, restore_networks,
+                                         rng_state, save_checkpoint, set_rng_state)
 from toonbridge.train.config import TrainConfig
 from toonbridge.train.method import TrainingMethod, build_method
+
+# What a resume may change: how long to train, and how many CPU threads to use (not the recipe).
+RESUME_MAY_CHANGE = ("steps", "max_wall_minutes", "threads")
 
 
 class TrainingDiverged(ToonbridgeError):
@@ -147,22 +151,33 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log) -> tu
         if existing:
             raise ToonbridgeError(f"{config.run_dir} already has checkpoints (last: {existing[-1].name}); "
                                   "pass --resume to continue it, or choose another run_dir")
-        return 0, 0.0
+        return _fresh_start(config, method, log)
     checkpoint = latest_checkpoint(config.run_dir)
     if checkpoint is None:
         log(f"note: no checkpoint in {config.run_dir}; starting from step 0")
-        return 0, 0.0
+        return _fresh_start(config, method, log)
     stored = method.comparable_config(checkpoint.state.get("config", {}))
     current = method.comparable_config(config.to_dict())
-    changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in ("steps", "max_wall_minutes"))
+    changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in RESUME_MAY_CHANGE)
     if changed:
         raise ToonbridgeError(f"the config differs from the one {checkpoint.path} was trained with ({', '.join(changed)}); "
-                              "resume with the same config (only steps and max_wall_minutes may change)")
+                              f"resume with the same config (only {', '.join(RESUME_MAY_CHANGE)} may change)")
     restore(checkpoint, method.networks, method.optimizers)
     method.load_extra_state(checkpoint.extra)
     set_rng_state(checkpoint.state["rng"])
     log(f"resuming {config.run_dir} from step {checkpoint.step} ({checkpoint.state.get('wall_seconds', 0) / 60:.1f} min trained)")
     return checkpoint.step, float(checkpoint.state.get("wall_seconds", 0.0))
+
+
+def _fresh_start(config: TrainConfig, method: TrainingMethod, log) -> tuple[int, float]:
+    """Step 0; with ``init_from``, the networks first take that checkpoint's weights (a warm start)."""
+    if config.init_from:
+        checkpoint = checkpoint_or_latest(config.init_from)
+        if checkpoint is None:
+            raise ToonbridgeError(f"init_from: {config.init_from} is neither a checkpoint nor a run folder with one")
+        restore_networks(checkpoint, method.networks)
+        log(f"starting {config.run_dir} from the weights of {checkpoint.path} (step {checkpoint.step})")
+    return 0, 0.0
 
 
 def _latest_path(run_dir: str) -> Path | None:
