@@ -1,7 +1,7 @@
 """The one benchmark harness: every shipped style's quality and speed, next to standard CycleGAN and U-GAT-IT generators.
 
     python benchmarks/run.py [--threads 2] [--repeats 50] [--limit 400] [--reference 500] [--identity 100]
-                             [--speed-only] [--no-write]
+                             [--speed-only | --quality-only] [--styles NAME...] [--no-write]
 
 Quality (needs ../shared/data): the same evaluation as ``toonbridge eval report`` (KID×100 both ways, landmark NME,
 round-trip identity, gender kept), without the groups. Speed: one aligned face at the style's resolution, batch 1,
@@ -108,31 +108,45 @@ def main() -> None:
     parser.add_argument("--reference", type=int, default=500)
     parser.add_argument("--identity", type=int, default=100)
     parser.add_argument("--speed-only", action="store_true", help="skip the quality table (no data needed)")
+    parser.add_argument("--quality-only", action="store_true", help="skip the speed table (e.g. while the cores are busy)")
+    parser.add_argument("--styles", nargs="+", help="only these shipped styles (default: all)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
+    if args.speed_only and args.quality_only:
+        parser.error("--speed-only and --quality-only exclude each other")
     torch.set_num_threads(args.threads)
 
-    shipped = [load(info.name, backend="torch") for info in styles()]
-    speed_rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for style in shipped:
-            for direction in style.info.directions:
-                network = style.network(DIRECTIONS[direction]).eval()
-                speed_rows.append(speed_row(f"{style.name} {direction}", network, style.info.size, args.repeats, args.threads, Path(scratch)))
-        for name, (builder, options, size) in REFERENCES.items():
-            speed_rows.append(speed_row(name, build(builder, **options).eval(), size, args.repeats, args.threads, Path(scratch)))
-    print_table(f"one aligned face, batch 1, {args.threads} threads (median of {args.repeats})", SPEED_HEADER, speed_rows)
+    names = [info.name for info in styles()]
+    unknown = sorted(set(args.styles or []) - set(names))
+    if unknown:
+        parser.error(f"unknown style(s) {', '.join(unknown)}; shipped: {', '.join(names)}")
+    shipped = [load(name, backend="torch") for name in names if not args.styles or name in args.styles]
+    speed_rows = [] if args.quality_only else measure_speed(shipped, args.repeats, args.threads)
     quality_rows = []
     if not args.speed_only:
         quality_rows = [quality_row(style, args.limit, args.reference, args.identity) for style in shipped]
         print_table(f"validation quality ({args.limit} inputs per direction, {args.reference} references)", QUALITY_HEADER, quality_rows)
     if args.no_write:
         return
-    command = f"python benchmarks/run.py --threads {args.threads}"
-    update_section("styles-speed", markdown_table(SPEED_HEADER, speed_rows) + "\n\n" + SPEED_NOTE, command + (" --speed-only" if args.speed_only else ""))
+    command = f"python benchmarks/run.py --threads {args.threads}" + (f" --styles {' '.join(args.styles)}" if args.styles else "")
+    if speed_rows:
+        update_section("styles-speed", markdown_table(SPEED_HEADER, speed_rows) + "\n\n" + SPEED_NOTE, command + (" --speed-only" if args.speed_only else ""))
     if quality_rows:
-        update_section("styles-quality", markdown_table(QUALITY_HEADER, quality_rows),
-                       f"{command} --limit {args.limit} --reference {args.reference} --identity {args.identity}")
+        update_section("styles-quality", markdown_table(QUALITY_HEADER, quality_rows), command + (" --quality-only" if args.quality_only else "")
+                       + f" --limit {args.limit} --reference {args.reference} --identity {args.identity}")
+
+
+def measure_speed(shipped: list, repeats: int, threads: int) -> list[list]:
+    speed_rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for style in shipped:
+            for direction in style.info.directions:
+                network = style.network(DIRECTIONS[direction]).eval()
+                speed_rows.append(speed_row(f"{style.name} {direction}", network, style.info.size, repeats, threads, Path(scratch)))
+        for name, (builder, options, size) in REFERENCES.items():
+            speed_rows.append(speed_row(name, build(builder, **options).eval(), size, repeats, threads, Path(scratch)))
+    print_table(f"one aligned face, batch 1, {threads} threads (median of {repeats})", SPEED_HEADER, speed_rows)
+    return speed_rows
 
 
 if __name__ == "__main__":
