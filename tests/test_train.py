@@ -237,6 +237,19 @@ def test_cli_train_reports_bad_configs(tmp_path):
     assert result.exit_code == 2 and "unknown training method 'stylegan9'" in result.stderr
 
 
+def test_cli_resume_may_take_more_threads(tiny_config, tmp_path):
+    import yaml
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(steps=6)))
+    runner = CliRunner()
+    first = runner.invoke(app, ["train", str(config), "--steps", "3", "--no-progress"])
+    assert first.exit_code == 0, first.stderr
+    resumed = runner.invoke(app, ["train", str(config), "--resume", "--threads", "2", "--no-progress"])
+    assert resumed.exit_code == 0 and "stopped at step 6" in resumed.stderr
+    assert runner.invoke(app, ["train", str(config), "--threads", "0"]).exit_code == 2
+
+
 def test_attribute_classifier_trains_and_exports(tiny_config, tmp_path):
     raw = tiny_config("classifier", steps=3, batch_size=4)
     raw.update(method="attribute_classifier", model={"width": 4},

@@ -299,12 +299,14 @@ def train(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     steps: Annotated[Optional[int], typer.Option(help="Override the config's total steps.")] = None,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop after this much accumulated training time.")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Override the config's CPU threads (e.g. 2 when the run has the machine to itself).")] = None,
     progress: Progress = None,
 ) -> None:
     """Train (or resume) a model from a YAML config; checkpoints and TensorBoard logs go to its run_dir."""
     from toonbridge.train import TrainingDiverged, load_config, train as run_training
 
-    overrides = {key: value for key, value in (("steps", steps), ("max_wall_minutes", max_minutes)) if value is not None}
+    overrides = {key: value for key, value in (("steps", steps), ("max_wall_minutes", max_minutes), ("threads", threads))
+                 if value is not None}
     parsed = _make(lambda: load_config(config, overrides))
     try:
         result = run_training(parsed, resume=resume, device=device, progress=_want_progress(progress),
