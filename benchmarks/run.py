@@ -34,16 +34,13 @@ REFERENCES = {
                                                                 "light": False, "image_size": 256}, 256),
     "full U-GAT-IT 128 px (reference)": ("ugatit_generator", {"ngf": 64, "n_blocks": 4, "n_hourglass": 0, "adalin": "plain",
                                                                 "light": False, "image_size": 128}, 128),
-    # The generator of configs/anime.yaml (the anime style, in training; not shipped yet).
-    "anime generator (configs/anime.yaml)": ("ugatit_generator", {"ngf": 32, "n_blocks": 3, "n_hourglass": 0, "adalin": "soft",
-                                                                   "light": True, "image_size": 128}, 128),
 }
 SPEED_HEADER = ["generator", "input", "parameters", "GFLOPs", "PyTorch fp32 ms", "PyTorch bf16 ms", "ONNX fp32 ms"]
 QUALITY_HEADER = ["style", "step", "KID×100 photo→cartoon", "KID×100 cartoon→photo", "NME p→c / c→p",
                   "identity (round trip < 0.6)", "gender kept p→c / c→p"]
 
 SPEED_NOTE = (
-    'Goals: one aligned 128-px face in ≤ 30 ms on 2 cores (bitmoji: met with bf16 autocast, `--bf16`). '
+    'Goals: one aligned 128-px face in ≤ 30 ms on 2 cores (bf16 autocast is `--bf16`). '
     'ONNX is onnxruntime\'s CPU provider in fp32; `backend="auto"` uses it when installed.'
 )
 

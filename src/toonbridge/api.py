@@ -30,6 +30,7 @@ from toonbridge.style_files import StyleInfo, builtin_styles, find_style
 
 DIRECTIONS = {"cartoonize": "to_cartoon", "realize": "to_photo"}
 BACKENDS = ("auto", "torch", "onnx")
+DEFAULT_STYLE = "bitmoji"
 CARTOON_ALIGN_PASSES = 8
 
 
@@ -247,7 +248,7 @@ def _resolve_backend(backend: str, device: torch.device, precision: str) -> str:
     return "torch"
 
 
-def load(name: str | Path = "bitmoji", device: str = "cpu", precision: str = "fp32", backend: str = "auto") -> Style:
+def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str = "fp32", backend: str = "auto") -> Style:
     """A shipped style by name (see :func:`styles`) or a style folder by path.
 
     ``precision="bf16"`` runs the generators under bfloat16 autocast: 1.4-1.8x faster for bitmoji on CPUs with
@@ -259,4 +260,5 @@ def load(name: str | Path = "bitmoji", device: str = "cpu", precision: str = "fp
 
 
 def styles() -> list[StyleInfo]:
-    return builtin_styles()
+    """The shipped styles, the default one first (so that lists such as the web page's start with it)."""
+    return sorted(builtin_styles(), key=lambda info: info.name != DEFAULT_STYLE)
