@@ -47,18 +47,18 @@ def test_cartoonize_changes_the_face_and_realize_brings_it_back(anime, cartooniz
     # The cycle loss at work: the round trip lands nearer the photo than the anime face is (shipped model: 0.44×).
     assert np.abs(back.astype(int) - face.aligned)[face_area].mean() < 0.7 * change
 
+
 @pytest.mark.parametrize("role, photo_sign", [("to_cartoon", 1), ("to_photo", -1)])
 def test_each_generators_cam_classifier_tells_its_source_domain(anime, cartoonized, role, photo_sign):
     # U-GAT-IT's CAM loss trains the generator's auxiliary classifier to say "source" (> 0) for its own input domain
     # and "target" (< 0) for the other; the attention that re-weights the features comes from that classifier.
-    from PIL import Image
-
     from toonbridge.data import image_to_tensor
+    from toonbridge.imageio import resize_image
 
     face = cartoonized.faces[0]
     logits = {}
     for domain, image in (("photo", face.aligned), ("anime", face.output)):
-        crop = np.asarray(Image.fromarray(image).resize((128, 128), Image.Resampling.LANCZOS))
+        crop = resize_image(image, 128)  # as the style resizes crops for the model
         with torch.no_grad():
             logits[domain] = anime.network(role).forward_with_cam(image_to_tensor(crop)[None])[1]
     assert (logits["photo"] * photo_sign > 0).all() and (logits["anime"] * photo_sign < 0).all(), logits
@@ -92,4 +92,3 @@ def test_translations_are_closer_to_the_other_set_than_their_inputs(shared_data,
     after = kid(features(outputs), reference, subsets=20, subset_size=50)
     assert after.mean < RATIO[direction] * before.mean, (before.mean, after.mean)
     assert np.mean([o.std() for o in outputs]) > 20  # not a flat image
-
