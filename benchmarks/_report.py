@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: print a table and rewrite one marked section of docs/benchmarks.md."""
+"""Shared by the benchmarks: time a call, print a table and rewrite one marked section of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -11,6 +11,19 @@ from rich.console import Console
 from rich.table import Table
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def timed_ms(function, repeats: int):
+    """Milliseconds of ``repeats`` calls (a numpy array), after one warm-up call (which loads models)."""
+    import numpy as np
+
+    function()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return np.array(seconds) * 1000
 
 
 def machine() -> str:

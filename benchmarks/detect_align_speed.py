@@ -6,27 +6,16 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from _report import markdown_table, print_table, update_section
+from _report import markdown_table, print_table, timed_ms, update_section
 from toonbridge.faces import DetectorConfig, FaceDetector, align_face
 from toonbridge.imageio import load_image
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "toonbridge" / "assets" / "astronaut.jpg"
-
-
-def timed(function, repeats: int) -> np.ndarray:
-    function()  # warm-up: loads the dlib models
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - start)
-    return np.array(seconds) * 1000
 
 
 def main() -> None:
@@ -51,7 +40,7 @@ def main() -> None:
     rows = []
     for name, function in stages.items():
         repeats = max(5, args.repeats // 10) if function is slow else args.repeats
-        ms = timed(function, repeats)
+        ms = timed_ms(function, repeats)
         rows.append([name, f"{np.median(ms):.1f}", f"{np.percentile(ms, 95):.1f}", repeats])
     header = ["stage (640×640 photo, one face)", "median ms", "p95 ms", "runs"]
     print_table("detect + align speed", header, rows)

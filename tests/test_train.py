@@ -303,3 +303,28 @@ def test_unpaired_data_adds_the_first_samples_of_more_domains(tiny_config):
         section(UnpairedData, {**raw, "also_a": [{"domain": cartoons, "first": 5}]}, "data").domains()
     with pytest.raises(ConfigError, match="limit must be a whole number"):
         section(UnpairedData, {**raw, "also_a": [{"domain": cartoons, "limit": "five"}]}, "data").domains()
+
+
+def test_face_feature_terms_train_and_are_logged(tiny_config, monkeypatch):
+    logged = []
+    original = LandmarkCycleGANTraining.train_step
+
+    def record(self, batch, step):
+        losses = original(self, batch, step)
+        logged.append(losses)
+        return losses
+
+    monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", record)
+    raw = tiny_config(steps=2, loss={"local_start_step": 2, "face_identity": 1.0, "face_perceptual": 0.5})
+    result = train(config_from_dict(raw), progress=False, log=_quiet)
+    assert result.step == 2
+    assert all(0 < float(losses["face_identity"]) <= 2 and float(losses["face_perceptual"]) > 0 for losses in logged)
+
+
+def test_face_feature_terms_read_whole_crops_where_no_landmarks_are_known(tiny_config):
+    raw = tiny_config(steps=2)
+    folders = [str(Path(raw["data"][key]).parent) for key in ("domain_a", "domain_b")]  # folders: no landmarks
+    raw["data"].update(domain_a=folders[0], domain_b=folders[1])
+    raw["model"] = {"ngf": 4, "n_blocks": 1, "ndf": 4}
+    raw["loss"] = {"landmark": 0, "local_gan": 0, "face_identity": 1.0, "face_perceptual": 1.0}
+    assert train(config_from_dict(raw), progress=False, log=_quiet).step == 2  # the NaN guard would stop it

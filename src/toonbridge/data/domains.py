@@ -40,6 +40,9 @@ NAMED_DOMAINS: dict[str, DomainSpec] = {
     "selfie2anime/selfie": DomainSpec("selfie2anime/selfie", 256, "anime", "selfies of women, no labels"),
     "selfie2anime/anime": DomainSpec("selfie2anime/anime", 256, "anime", "anime faces, no labels"),
     "utkface/faces": DomainSpec("utkface/labels.csv", 200, None, "UTKFace chips: age, gender, race, group"),
+    # Photos in the wild (several faces, any size up to 640 px); align them before training on them.
+    "helen/images": DomainSpec("helen/images", 640, None, "HELEN training photos, unaligned"),
+    "helen_test/images": DomainSpec("helen_test/images", 640, None, "HELEN test photos, unaligned"),
 }
 # A dataset name alone means its two unpaired domains, photo side first.
 NAMED_DATASETS: dict[str, tuple[str, str]] = {

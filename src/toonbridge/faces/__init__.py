@@ -1,4 +1,5 @@
-"""The face pipeline: detect faces with 68 landmarks, align them to a style's template, paste results back."""
+"""The face pipeline: detect faces with 68 landmarks, align them to a style's template, paste results back; and
+``face_descriptor``: dlib's 128-d face descriptor from our PyTorch copy of its network (:mod:`.features`)."""
 
 from toonbridge.faces.align import AlignedFace, align_face, align_faces, similarity_transform, warp_to_template
 from toonbridge.faces.detection import DetectorConfig, Face, FaceDetector, detect
@@ -15,6 +16,7 @@ __all__ = [
     "align_face",
     "align_faces",
     "detect",
+    "face_descriptor",
     "five_from_68",
     "flip_landmarks",
     "get_template",
@@ -24,3 +26,12 @@ __all__ = [
     "template_names",
     "warp_to_template",
 ]
+
+
+def __getattr__(name: str):
+    # The face network imports torch; keep `import toonbridge.faces` light until it is used.
+    if name == "face_descriptor":
+        from toonbridge.faces.features import face_descriptor
+
+        return face_descriptor
+    raise AttributeError(f"module 'toonbridge.faces' has no attribute {name!r}")

@@ -91,6 +91,12 @@ def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
     return folder
 
 
+def shipped_networks(source: str | Path) -> dict[str, torch.nn.Module]:
+    """The networks a run (or one checkpoint) ships, in eval mode, without writing files."""
+    method, _info = _load_run(source)
+    return {stem: network.eval() for stem, (network, _builder, _options) in method.shipped().items()}
+
+
 def _load_run(source: str | Path):
     checkpoint = checkpoint_or_latest(source)
     if checkpoint is None:

@@ -57,6 +57,10 @@ class CycleLoss:
     local_gan: float = 0.5  # per part
     local_start_step: int = 0
     pool_size: int = 50  # CycleGAN's history of generated images shown to the global discriminators
+    # Our face network (dlib's ResNet), source vs translation in both directions: 1 − cosine of the descriptors
+    # (photo2cartoon's Face-ID loss) and the perceptual distance (a content loss). 0 turns a term off.
+    face_identity: float = 0.0
+    face_perceptual: float = 0.0
 
 
 @dataclass
@@ -158,11 +162,14 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
         backward = torch.tensor(similarity_transform(mean_cartoon, mean_photo), dtype=torch.float32)
         return forward.to(self.device), backward.to(self.device)
 
-    def _points(self, images: torch.Tensor, side: dict, regressor) -> torch.Tensor:
-        """Ground-truth landmarks (pixels) where the manifest has them, else the regressor's."""
+    def _points(self, images: torch.Tensor, side: dict, regressor, photo_side: bool) -> torch.Tensor | None:
+        """Ground-truth landmarks (pixels) where the manifest has them, else the regressor's (without a regressor:
+        the side's template points, or None)."""
         known = side["has_landmarks"].view(-1, 1, 1)
-        if bool(known.all()) or regressor is None:
+        if bool(known.all()):
             return side["landmarks"]
+        if regressor is None:
+            return self.face_points(side, photo_side)
         with torch.no_grad():
             predicted = regressor.points(images).float()
         return torch.where(known, side["landmarks"], predicted)
@@ -172,8 +179,8 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
         loss = self.loss_config
         with_landmarks = loss.landmark > 0 and step >= loss.landmark_start_step
         with_local = self.uses_local and step >= loss.local_start_step
-        points_photo = self._points(real_photo, batch["a"], self.regressor_photo)
-        points_cartoon = self._points(real_cartoon, batch["b"], self.regressor_cartoon)
+        points_photo = self._points(real_photo, batch["a"], self.regressor_photo, photo_side=True)
+        points_cartoon = self._points(real_cartoon, batch["b"], self.regressor_cartoon, photo_side=False)
         size = real_photo.shape[-1]
         log: dict[str, torch.Tensor] = {}
 
@@ -203,6 +210,11 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
                 terms["g_local"] = loss.local_gan * (
                     self._local_generator_loss(self.local_cartoon, fake_cartoon, fake_cartoon_points)
                     + self._local_generator_loss(self.local_photo, fake_photo, fake_photo_points))
+            if loss.face_identity > 0 or loss.face_perceptual > 0:
+                photo_to_cartoon, cartoon_to_photo = self.landmark_frames
+                terms.update(self.face_feature_terms(loss, [
+                    (real_photo, fake_cartoon, points_photo, _transform(photo_to_cartoon, points_photo)),
+                    (real_cartoon, fake_photo, points_cartoon, _transform(cartoon_to_photo, points_cartoon))]))
         total = sum(terms.values())
         self.optimizers["generators"].zero_grad(set_to_none=True)
         total.backward()
@@ -250,9 +262,9 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
         self.pool_cartoon.load(tensors.get("pool_cartoon", torch.zeros(0)).to(self.device))
 
 
-def _transform(matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Apply a 2×3 affine matrix to N×P×2 points."""
-    return points.float() @ matrix[:, :2].T + matrix[:, 2]
+def _transform(matrix: torch.Tensor, points: torch.Tensor | None) -> torch.Tensor | None:
+    """Apply a 2×3 affine matrix to N×P×2 points (None stays None)."""
+    return None if points is None else points.float() @ matrix[:, :2].T + matrix[:, 2]
 
 
 def _frozen(network: nn.Module) -> nn.Module:

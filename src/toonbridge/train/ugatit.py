@@ -8,8 +8,9 @@ a patch output and a CAM logit; per step, as in the reference code:
   generator's auxiliary classifier must tell a source-domain input (logit → 1) from a target-domain input fed
   through the same generator (the identity pass, logit → 0); then every AdaLIN ρ is clipped to [0, 1].
 
-photo2cartoon's face-ID loss needs a pretrained face recogniser in the loss; it is left out (dlib's is not
-differentiable, and we never train against the evaluation networks).
+photo2cartoon's Face-ID loss (``loss.face_identity``) uses our face network, dlib's ResNet in PyTorch
+(:mod:`toonbridge.losses.face_features`); photo2cartoon weights it 1. Identity figures of a model trained with it
+are judged by the same network, which flatters them; the docs say so next to each.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class UGATITLoss:
     cycle: float = 10.0
     identity: float = 10.0
     cam: float = 1000.0
+    face_identity: float = 0.0  # 1 − cosine of face descriptors, source vs translation, both directions
+    face_perceptual: float = 0.0
 
 
 @dataclass
@@ -126,6 +129,11 @@ class UGATITTraining(UnpairedTranslation):
                 "cam": loss.cam * (_cam_loss(cam_to_cartoon, 1.0) + _cam_loss(cam_same_cartoon, 0.0)
                                    + _cam_loss(cam_to_photo, 1.0) + _cam_loss(cam_same_photo, 0.0)),
             }
+            if loss.face_identity > 0 or loss.face_perceptual > 0:
+                points_photo = self.face_points(batch["a"], photo_side=True)
+                points_cartoon = self.face_points(batch["b"], photo_side=False)
+                terms.update(self.face_feature_terms(loss, [(real_photo, fake_cartoon, points_photo, points_photo),
+                                                            (real_cartoon, fake_photo, points_cartoon, points_cartoon)]))
         self.optimizers["generators"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["generators"].step()

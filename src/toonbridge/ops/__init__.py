@@ -1,0 +1,1 @@
+"""Image operators that several parts of toonbridge share (differentiable augmentation, warps, filters)."""
