@@ -162,6 +162,22 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_config, tmp_p
         train(config_from_dict(tiny_config("warm3", steps=1, init_from=str(tmp_path / "nothing"))), progress=False, log=_quiet)
 
 
+def test_init_from_exported_networks_loads_them_and_starts_the_others_fresh(tiny_config, tmp_path):
+    source = train(config_from_dict(tiny_config("source", steps=3)), progress=False, log=_quiet)
+    export_run(source.checkpoint, tmp_path / "style")
+    messages = []
+    raw = tiny_config("from-style", steps=1, init_from=str(tmp_path / "style"))
+    raw["optim"] = {"lr": 0.0}
+    warm = train(config_from_dict(raw), progress=False, log=messages.append)
+    assert any("from the exported to_cartoon, to_photo" in m and "d_cartoon" in m for m in messages)
+    before, after = (load_file(str(c / "weights.safetensors")) for c in (source.checkpoint, warm.checkpoint))
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("to_cartoon.", "to_photo.")))
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("d_cartoon."))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(Exception, match="folder of exported networks"):
+        train(config_from_dict(tiny_config("none", steps=1, init_from=str(tmp_path / "empty"))), progress=False, log=_quiet)
+
+
 def test_init_from_a_different_architecture_names_the_network(tiny_config):
     source = train(config_from_dict(tiny_config("source", steps=3)), progress=False, log=_quiet)
     wider = tiny_config("wider", steps=1, init_from=str(source.checkpoint))

@@ -104,6 +104,25 @@ def restore_networks(checkpoint: Checkpoint, networks: dict[str, nn.Module]) -> 
             raise ToonbridgeError(f"checkpoint {checkpoint.path} does not fit network {name!r}: {first_line}") from None
 
 
+def restore_exported_networks(folder: str | Path, networks: dict[str, nn.Module]) -> list[str]:
+    """Load ``folder/<name>.safetensors`` (files written by ``toonbridge export weights``, such as a shipped style's
+    generators) into the networks of the same name; returns the names loaded. The others keep their fresh weights."""
+    from toonbridge.models import load_network
+
+    loaded = []
+    for name, network in networks.items():
+        path = Path(folder) / f"{name}.safetensors"
+        if not path.is_file():
+            continue
+        try:
+            network.load_state_dict(load_network(path).state_dict())
+        except RuntimeError as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise ToonbridgeError(f"{path} does not fit network {name!r}: {first_line}") from None
+        loaded.append(name)
+    return loaded
+
+
 def restore(checkpoint: Checkpoint, networks: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> None:
     restore_networks(checkpoint, networks)
     for name, optimizer in optimizers.items():

@@ -23,8 +23,9 @@ from rich.text import Text
 from torch.utils.data import default_collate
 
 from toonbridge.errors import ToonbridgeError
-from toonbridge.train.checkpoint import (checkpoint_or_latest, latest_checkpoint, list_checkpoints, restore, restore_networks,
-                                         rng_state, save_checkpoint, set_rng_state)
+from toonbridge.train.checkpoint import (checkpoint_or_latest, latest_checkpoint, list_checkpoints, restore,
+                                         restore_exported_networks, restore_networks, rng_state, save_checkpoint,
+                                         set_rng_state)
 from toonbridge.train.config import TrainConfig
 from toonbridge.train.method import TrainingMethod, build_method
 
@@ -170,13 +171,21 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log) -> tu
 
 
 def _fresh_start(config: TrainConfig, method: TrainingMethod, log) -> tuple[int, float]:
-    """Step 0; with ``init_from``, the networks first take that checkpoint's weights (a warm start)."""
+    """Step 0; with ``init_from``, the networks first take that checkpoint's weights (a warm start). ``init_from``
+    may also be a folder of exported networks (a shipped style): those it holds are loaded, the others (such as
+    discriminators, which styles do not ship) start fresh."""
     if config.init_from:
         checkpoint = checkpoint_or_latest(config.init_from)
-        if checkpoint is None:
-            raise ToonbridgeError(f"init_from: {config.init_from} is neither a checkpoint nor a run folder with one")
-        restore_networks(checkpoint, method.networks)
-        log(f"starting {config.run_dir} from the weights of {checkpoint.path} (step {checkpoint.step})")
+        if checkpoint is not None:
+            restore_networks(checkpoint, method.networks)
+            log(f"starting {config.run_dir} from the weights of {checkpoint.path} (step {checkpoint.step})")
+        elif loaded := (restore_exported_networks(config.init_from, method.networks) if Path(config.init_from).is_dir() else []):
+            fresh = sorted(set(method.networks) - set(loaded))
+            log(f"starting {config.run_dir} from the exported {', '.join(loaded)} of {config.init_from}"
+                + (f"; {', '.join(fresh)} start fresh" if fresh else ""))
+        else:
+            raise ToonbridgeError(f"init_from: {config.init_from} is neither a checkpoint, a run folder with one, "
+                                  "nor a folder of exported networks of this method")
     return 0, 0.0
 
 
