@@ -92,3 +92,17 @@ def test_translations_are_closer_to_the_other_set_than_their_inputs(shared_data,
     after = kid(features(outputs), reference, subsets=20, subset_size=50)
     assert after.mean < RATIO[direction] * before.mean, (before.mean, after.mean)
     assert np.mean([o.std() for o in outputs]) > 20  # not a flat image
+
+
+def test_realize_on_a_whole_image_reads_its_centre_square_at_full_scale(anime):
+    """[polish] bug: the centre square was mapped to the 128-px model size but warped into the 256-px anime template,
+    so the face landed at half scale in a quarter of the crop."""
+    from toonbridge.imageio import resize_image
+
+    rng = np.random.default_rng(0)
+    image = np.kron(rng.integers(0, 255, (6, 8, 3)), np.ones((50, 50, 1))).astype(np.uint8)  # 300×400, coarse blocks
+    result = anime.translate(image, "realize")
+    aligned = result.faces[0].aligned
+    expected = resize_image(image[:, 50:350], aligned.shape[0])  # the centred 300-px square
+    assert np.abs(aligned.astype(int) - expected).mean() < 8
+    assert result.faces[0].box == [50.0, 0.0, 350.0, 300.0]

@@ -138,3 +138,15 @@ def test_data_prepare_with_two_workers_writes_the_same_set(tmp_path):
     for sample in read_manifest(tmp_path / "one" / "manifest.csv"):
         other = tmp_path / "two" / sample.name
         assert np.array_equal(np.asarray(Image.open(sample.path)), np.asarray(Image.open(other)))
+
+
+def test_an_output_that_is_a_file_or_cannot_be_made_is_one_usage_error(tmp_path):
+    """[polish] bug: `-o` at an existing file gave `internal error (FileExistsError…)` once per input."""
+    existing = tmp_path / "taken.png"
+    existing.write_bytes(b"x")
+    for command in (["cartoonize", str(SAMPLE), str(SAMPLE)], ["realize", str(SAMPLE), "--aligned"], ["align", str(SAMPLE)]):
+        result = runner.invoke(app, [*command, "-o", str(existing)])
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stderr.count("error:") == 1 and "is a file" in result.stderr and "internal error" not in result.stderr
+        result = runner.invoke(app, [*command, "-o", str(existing / "sub")])  # a folder inside a file cannot be made
+        assert result.exit_code == 2 and "cannot create the output folder" in result.stderr, (command, result.output)

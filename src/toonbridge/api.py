@@ -194,7 +194,8 @@ class Style:
 
     def _align_cartoon(self, image: np.ndarray) -> AlignedFace:
         height, width = image.shape[:2]
-        matrix = _square_to_template(width / 2, height / 2, min(height, width), self.info.size)
+        # Into the cartoon template's own size (256 px for anime), which may differ from the model's input size.
+        matrix = _square_to_template(width / 2, height / 2, min(height, width), max(self.cartoon_template.size))
         if self.info.network_path("landmarks_cartoon") is None:
             return warp_to_template(image, matrix, self.cartoon_template)
         # Regressors trained on aligned faces are only roughly right on a loose crop, so the alignment is found by
@@ -225,7 +226,7 @@ def _check_direction(direction: str) -> None:
 
 
 def _square_to_template(centre_x: float, centre_y: float, side: float, size: int) -> np.ndarray:
-    """The matrix that maps a square of ``side`` pixels centred at (x, y) onto the size×size model input."""
+    """The matrix that maps a square of ``side`` pixels centred at (x, y) onto a size×size template crop."""
     scale = size / side
     return np.array([[scale, 0, (side / 2 - centre_x) * scale], [0, scale, (side / 2 - centre_y) * scale]])
 

@@ -102,6 +102,7 @@ def align(
     chosen = _make(lambda: get_template(template))
     find_faces = _make(lambda: FaceDetector(DetectorConfig(method=detector)))
     paths = _inputs(photos)
+    _output_folder(output)
     stems = _unique_stems(paths)
 
     def work(path: Path) -> None:
@@ -111,6 +112,19 @@ def align(
 
     report = run_batch(paths, work, description=f"aligning to '{template}'", show_progress=progress)
     _finish(len(report.failures), len(paths))
+
+
+def _output_folder(output: Path) -> Path:
+    """Make sure ``-o`` is a folder we can write to, before any work: a usage error (exit 2) otherwise."""
+    if output.exists() and not output.is_dir():
+        _fail(f"-o {output} is a file; give a folder")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _fail(f"cannot create the output folder {output}: {error.strerror or error}")
+    if not os.access(output, os.W_OK | os.X_OK):
+        _fail(f"cannot write to the output folder {output} (permission denied)")
+    return output
 
 
 def _unique_stems(paths: list[Path]) -> dict[Path, str]:
@@ -183,6 +197,7 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         _cartoonize_videos(chosen, videos, output, options.group, progress)
         return
     paths = _inputs(inputs)
+    _output_folder(output)
     stems = _unique_stems(paths)
 
     def work(path: Path) -> None:
@@ -339,13 +354,8 @@ def generate(
     from toonbridge.api import generate as draw
     from toonbridge.imageio import save_image
 
-    if output.exists() and not output.is_dir():
-        _fail(f"-o {output} is a file; give a folder")
+    _output_folder(output)
     faces = _make(lambda: draw(count, seed, truncation, weights, precision="bf16" if bf16 else "fp32"))
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        _fail(f"cannot create {output}: {error.strerror or error}")
     for index, face in enumerate(faces):
         print(save_image(face, output / f"seed-{seed + index:06d}.png"))
 

@@ -30,6 +30,7 @@ from importlib import resources
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toonbridge.errors import FaceTooSmall, ImageTooLarge, InvalidImage, NoFaceFound, ToonbridgeError, UnknownName
 
@@ -136,6 +137,12 @@ def create_app(config: ServeConfig = ServeConfig()):
     @app.exception_handler(ClientError)
     async def client_error(_request, error: ClientError):
         return _error_response(error.status, error.code, error.message, error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request, error: StarletteHTTPException):
+        # Unknown routes and wrong methods answer in the documented {"error": {code, message}} shape too.
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return _error_response(error.status_code, codes.get(error.status_code, "http_error"), str(error.detail), error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request, error: RequestValidationError):
