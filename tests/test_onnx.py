@@ -66,3 +66,35 @@ def test_export_onnx_command_writes_both_generators(tmp_path):
     model = onnx.load(str(tmp_path / "to_cartoon.onnx"))
     onnx.checker.check_model(model)
     assert model.opset_import[0].version == 17
+
+
+def test_export_onnx_writes_every_branch_of_a_group_style_or_the_one_asked_for(tmp_path):
+    """[polish] bug: `export onnx --style bitmoji-groups` silently exported only the women branch."""
+    from typer.testing import CliRunner
+
+    from toonbridge.cli import app
+    from toonbridge.models.onnx import OnnxNetwork
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "onnx", "--style", "bitmoji-groups", "--group", "men", "-o", str(tmp_path / "men")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "men").glob("*.onnx")) == ["to_cartoon.men.onnx", "to_photo.men.onnx"]
+    style = toonbridge.load("bitmoji-groups", backend="torch")
+    from toonbridge.faces import align_face, detect
+
+    photo = load_image(SAMPLE)
+    face = image_to_tensor(align_face(photo, detect(photo)[0], "bitmoji").image)[None]
+    exported = OnnxNetwork(tmp_path / "men" / "to_cartoon.men.onnx")(face)
+    with torch.no_grad():
+        assert torch.allclose(exported, style.generator("cartoonize", "men")(face), atol=1e-4)
+        assert not torch.allclose(exported, style.generator("cartoonize", "women")(face), atol=1e-3)
+    result = runner.invoke(app, ["export", "onnx", "--style", "bitmoji-groups", "--group", "kids", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "kids" in result.stderr
+    result = runner.invoke(app, ["export", "onnx", "--style", "bitmoji", "--group", "men", "-o", str(tmp_path / "y")])
+    assert result.exit_code == 2
+    # Without --group, every branch of every direction is written and listed.
+    result = runner.invoke(app, ["export", "onnx", "--style", "bitmoji-groups", "-o", str(tmp_path / "all")])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "all").glob("*.onnx"))
+    assert names == sorted(f"{role}.{group}.onnx" for role in ("to_cartoon", "to_photo") for group in style.groups)
+    assert all(name in result.stdout for name in names)

@@ -391,15 +391,24 @@ def export_branches(
 def export_onnx_files(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the .onnx files.", show_default=False)],
     style: StyleName = "bitmoji",
+    group: Annotated[Optional[str], typer.Option(help="Group styles: only this branch (default: every branch).")] = None,
 ) -> None:
-    """Write a style's generators as ONNX (opset 17, dynamic batch; N×3×H×W in [-1, 1] in and out)."""
+    """Write a style's generators as ONNX (opset 17, dynamic batch; N×3×H×W in [-1, 1] in and out).
+
+    A group style (bitmoji-groups) has one network per branch: ROLE.GROUP.onnx for each (or for --group only)."""
     from toonbridge.api import DIRECTIONS, load
     from toonbridge.models.onnx import export_onnx
 
     chosen = _make(lambda: load(style, backend="torch"))
+    if group is not None and group not in chosen.groups:
+        _fail(f"style {chosen.name!r} has no group {group!r}" + (f"; its groups: {', '.join(chosen.groups)}" if chosen.groups else ""))
+    groups = [group] if group else chosen.groups or [None]
+    _output_folder(output)
     for direction in chosen.info.directions:
         role = DIRECTIONS[direction]
-        print(_make(lambda: export_onnx(chosen.network(role), chosen.info.size, output / f"{role}.onnx")))
+        for branch in groups:
+            name = f"{role}.onnx" if branch is None else f"{role}.{branch}.onnx"
+            print(_make(lambda: export_onnx(chosen.generator(direction, branch), chosen.info.size, output / name)))
 
 
 eval_app = typer.Typer(help="Measure image sets and models.", no_args_is_help=True)
