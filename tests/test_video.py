@@ -83,3 +83,18 @@ def test_cartoonize_command_takes_a_video(tmp_path, still_clip):
     refused = subprocess.run([sys.executable, "-m", "toonbridge.cli", "realize", str(still_clip), "-o", str(tmp_path / "x.mp4")],
                              cwd=REPO, capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "cartoonized" in refused.stderr
+
+
+def test_video_output_that_is_not_a_video_container_and_a_fake_video_are_one_clean_line(tmp_path, still_clip):
+    """[polish] bugs: `-o out.gif` silently made a folder out.gif/; a text file named .mp4 printed ffmpeg's own line."""
+    gif = subprocess.run([sys.executable, "-m", "toonbridge.cli", "cartoonize", str(still_clip), "-o", str(tmp_path / "out.gif")],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert gif.returncode == 2 and ".gif" in gif.stderr and not (tmp_path / "out.gif").exists()
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    done = subprocess.run([sys.executable, "-m", "toonbridge.cli", "cartoonize", str(fake), "-o", str(tmp_path / "out.mp4")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error:") and "not a video" in lines[0], done.stderr
+    assert len(lines) == 2 and "1 of 1 input(s) failed" in lines[1]

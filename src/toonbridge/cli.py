@@ -219,6 +219,8 @@ def _cartoonize_videos(style, videos: list[Path], output: Path, group: str, prog
 
     if is_video_path(output) and len(videos) > 1:
         _fail("several videos need an output folder, not one file")
+    if not is_video_path(output) and output.suffix and not output.is_dir():
+        _fail(f"-o {output}: videos are written as .mp4 (or .mov, .m4v, .avi, .mkv, .webm), or into a folder; not {output.suffix}")
     failed = 0
     for video in videos:
         target = output if is_video_path(output) else output / f"{video.stem}.mp4"

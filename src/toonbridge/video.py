@@ -28,6 +28,18 @@ def is_video_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+def has_video_header(path: Path) -> bool:
+    """Whether the file starts like a container we read (MP4/MOV/M4V, AVI, Matroska/WebM). Checked before OpenCV
+    opens it, because its FFmpeg backend prints its own complaint to stderr for anything else."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    quicktime = head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+    return quicktime or (head[:4] == b"RIFF" and head[8:12] == b"AVI ") or head[:4] == b"\x1a\x45\xdf\xa3"
+
+
 class OneEuroFilter:
     """Adaptive low-pass filter for noisy positions: the cut-off rises with speed (``beta``)."""
 
@@ -136,8 +148,12 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
     import time
 
     source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise InvalidImage(f"cannot read video {source}: no such file")
+    if not has_video_header(source):
+        raise InvalidImage(f"{source} is not a video (no MP4/MOV, AVI, MKV or WebM header)")
     capture = cv2.VideoCapture(str(source))
-    if not source.is_file() or not capture.isOpened():
+    if not capture.isOpened():
         raise InvalidImage(f"cannot read video {source}")
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
