@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -150,3 +151,15 @@ def test_an_output_that_is_a_file_or_cannot_be_made_is_one_usage_error(tmp_path)
         assert result.stderr.count("error:") == 1 and "is a file" in result.stderr and "internal error" not in result.stderr
         result = runner.invoke(app, [*command, "-o", str(existing / "sub")])  # a folder inside a file cannot be made
         assert result.exit_code == 2 and "cannot create the output folder" in result.stderr, (command, result.output)
+
+
+def test_styles_is_readable_when_piped_and_at_80_columns():
+    """[polish]: the rich table wrapped every description into a one-word column at 80 columns."""
+    done = subprocess.run([sys.executable, "-m", "toonbridge.cli", "styles"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines and all(len(line) <= 80 for line in lines)
+    assert not any(ch in done.stdout for ch in "┃│━")
+    assert [line.split(":")[0] for line in lines if not line.startswith(" ")][0] == "bitmoji"  # the default first
+    assert any(line.startswith("bitmoji-groups:") for line in lines) and "groups: women, men, elderly" in done.stdout

@@ -26,13 +26,12 @@ from toonbridge.faces import AlignedFace, align_face, detect, get_template, past
 from toonbridge.faces.align import apply_transform, invert_transform, similarity_transform, warp_to_template
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
-from toonbridge.style_files import StyleInfo, builtin_styles, find_style
+from toonbridge.style_files import DEFAULT_STYLE, StyleInfo, find_style, shipped_styles
 
 DIRECTIONS = {"cartoonize": "to_cartoon", "realize": "to_photo"}
 # The style-based generator of realistic faces ([stylegan]; the prior pSp inverts into), once it ships.
 FACE_GENERATOR = Path(__file__).parent / "weights" / "faces" / "generator.safetensors"
 BACKENDS = ("auto", "torch", "onnx")
-DEFAULT_STYLE = "bitmoji"
 CARTOON_ALIGN_PASSES = 8
 
 
@@ -264,7 +263,7 @@ def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str =
 
 def styles() -> list[StyleInfo]:
     """The shipped styles, the default one first (so that lists such as the web page's start with it)."""
-    return sorted(builtin_styles(), key=lambda info: info.name != DEFAULT_STYLE)
+    return shipped_styles()
 
 
 def face_generator(weights: str | Path | None = None, device: str = "cpu") -> torch.nn.Module:

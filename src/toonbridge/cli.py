@@ -239,14 +239,18 @@ def _cartoonize_videos(style, videos: list[Path], output: Path, group: str, prog
 @app.command()
 def styles() -> None:
     """List the shipped styles."""
-    from toonbridge.api import styles as shipped
+    import shutil
+    import textwrap
 
-    table = Table("name", "size", "template", "groups", "description")
-    table.add_column("directions", no_wrap=True)
-    for info in _make(shipped):
-        table.add_row(info.name, f"{info.size}×{info.size}", info.template, ", ".join(info.group_names) or "–",
-                      info.description, ", ".join(info.directions))
-    console.print(table)
+    from toonbridge.style_files import shipped_styles
+
+    # Plain lines, not a table: readable at 80 columns and when piped (grep, less).
+    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+    for info in _make(shipped_styles):
+        print(f"{info.name}: {', '.join(info.directions)}; {info.size} px; template {info.template}")
+        if info.group_names:
+            print(f"    groups: {', '.join(info.group_names)} (--group; auto picks one per face)")
+        print(textwrap.fill(info.description, width, initial_indent="    ", subsequent_indent="    "))
 
 
 @app.command()

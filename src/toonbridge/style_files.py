@@ -94,10 +94,18 @@ def _check_groups(info: StyleInfo) -> None:
                 raise ValueError(f"bad route rule {rule}")
 
 
+DEFAULT_STYLE = "bitmoji"
+
+
 def builtin_styles() -> list[StyleInfo]:
     if not WEIGHTS_DIR.is_dir():
         return []
     return [read_style(folder) for folder in sorted(WEIGHTS_DIR.iterdir()) if (folder / "style.json").is_file()]
+
+
+def shipped_styles() -> list[StyleInfo]:
+    """The shipped styles, the default one first (so that lists such as the web page's start with it)."""
+    return sorted(builtin_styles(), key=lambda info: info.name != DEFAULT_STYLE)
 
 
 def find_style(name_or_path: str | Path) -> StyleInfo:
