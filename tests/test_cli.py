@@ -163,3 +163,16 @@ def test_styles_is_readable_when_piped_and_at_80_columns():
     assert not any(ch in done.stdout for ch in "┃│━")
     assert [line.split(":")[0] for line in lines if not line.startswith(" ")][0] == "bitmoji"  # the default first
     assert any(line.startswith("bitmoji-groups:") for line in lines) and "groups: women, men, elderly" in done.stdout
+
+
+def test_cartoonize_says_what_it_wrote_and_which_group_each_face_went_to(tmp_path):
+    """[polish]: the CLI printed nothing on success, and group styles never said which branch they chose."""
+    result = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{tmp_path / 'a' / 'astronaut.png'}: 1 face"
+    grouped = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "b"), "--style", "bitmoji-groups", "--group", "elderly"])
+    assert grouped.exit_code == 0 and grouped.stdout.strip().endswith(": 1 face (elderly)"), grouped.output
+    automatic = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "c"), "--style", "bitmoji-groups"])
+    assert automatic.exit_code == 0 and automatic.stdout.strip().split("(")[-1] in ("women)", "men)", "elderly)")
+    quiet = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "d"), "-q"])
+    assert quiet.exit_code == 0 and quiet.stdout == "" and (tmp_path / "d" / "astronaut.png").is_file()

@@ -120,7 +120,7 @@ class Style:
         if not self.groups:
             if group not in (None, "auto"):
                 raise ToonbridgeError(f"style {self.name!r} has no groups (group styles: "
-                                      f"{', '.join(s.name for s in builtin_styles() if s.group_names) or 'none'})")
+                                      f"{', '.join(s.name for s in shipped_styles() if s.group_names) or 'none'})")
             return [None] * len(faces)
         if group not in (None, "auto"):
             if group not in self.groups:

@@ -157,29 +157,33 @@ class _TranslateOptions:
     backend: str
     group: str
     progress: Optional[bool]
+    quiet: bool = False
+
+
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (errors still go to stderr).")]
 
 
 @app.command()
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-               backend: Backend = "auto", group: Group = "auto", progress: Progress = None) -> None:
+               backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
     aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
     folder; every face in every frame, alignment smoothed over time; the audio is dropped.
     """
-    _translate("cartoonize", photos, output, _TranslateOptions(style, aligned, bf16, backend, group, progress))
+    _translate("cartoonize", photos, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet))
 
 
 @app.command()
 def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-            backend: Backend = "auto", group: Group = "auto", progress: Progress = None) -> None:
+            backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
     centred square), align it, translate it and paste it back; OUTDIR/<stem>_0.png is the aligned result.
     """
-    _translate("realize", cartoons, output, _TranslateOptions(style, aligned, bf16, backend, group, progress))
+    _translate("realize", cartoons, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet))
 
 
 def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:
@@ -200,15 +204,23 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
     _output_folder(output)
     stems = _unique_stems(paths)
 
-    def work(path: Path) -> None:
+    def work(path: Path) -> str:
         result = chosen.translate(path, direction, aligned=aligned, group=options.group)
         if not aligned:
             for index, face in enumerate(result.faces):
                 save_image(face.output, output / f"{stems[path]}_{index}.png")
-        save_image(result.image, output / f"{stems[path]}.png")
+        written = save_image(result.image, output / f"{stems[path]}.png")
+        count = len(result.faces)
+        groups = [face.group for face in result.faces if face.group]  # the branch each face went to (group styles)
+        return f"{written}: {count} face{'' if count == 1 else 's'}" + (f" ({', '.join(groups)})" if groups else "")
 
+    summaries: list[str] = []
     verb = "cartoonizing" if direction == "cartoonize" else "realizing"
-    report = run_batch(paths, work, description=f"{verb} with '{chosen.name}'", show_progress=progress)
+    report = run_batch(paths, work, on_result=lambda _path, line: summaries.append(line),
+                       description=f"{verb} with '{chosen.name}'", show_progress=progress)
+    if not options.quiet:
+        for line in summaries:
+            print(line)
     _finish(len(report.failures), len(paths))
 
 
