@@ -153,3 +153,38 @@ def test_bf16_inference_stays_close_to_fp32(cartoonized):
     assert np.abs(fast - exact).mean() < 6
     with pytest.raises(ValueError, match="precision"):
         toonbridge.load("bitmoji", precision="int4")
+
+
+def test_strength_blends_from_the_input_to_the_full_style(bitmoji, cartoonized):
+    """[polish]: a style-strength control, as AnimeGAN/DCT-Net demos have."""
+    full = cartoonized.faces[0]
+    none = bitmoji.translate(SAMPLE, "cartoonize", strength=0.0).faces[0]
+    half = bitmoji.translate(SAMPLE, "cartoonize", strength=0.5).faces[0]
+    assert np.array_equal(none.output, none.aligned)
+    expected = (full.aligned.astype(float) + full.output) / 2
+    assert np.abs(half.output - expected).max() <= 1
+    with pytest.raises(ValueError, match="strength"):
+        bitmoji.translate(SAMPLE, "cartoonize", strength=1.5)
+
+
+def test_largest_face_only(bitmoji, sample_rgb):
+    small = np.asarray(Image.fromarray(sample_rgb).resize((sample_rgb.shape[1] * 4 // 5, sample_rgb.shape[0] * 4 // 5)))
+    canvas = np.zeros((sample_rgb.shape[0], sample_rgb.shape[1] + small.shape[1], 3), np.uint8)
+    canvas[:, :sample_rgb.shape[1]] = sample_rgb
+    canvas[:small.shape[0], sample_rgb.shape[1]:] = small
+    assert len(bitmoji.translate(canvas, "cartoonize").faces) == 2
+    (only,) = bitmoji.translate(canvas, "cartoonize", largest_face=True).faces
+    assert only.box[0] < sample_rgb.shape[1]  # the big face on the left
+
+
+def test_cli_output_format_quality_strength_and_device(tmp_path):
+    result = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "jpg"), "--format", "jpg", "--quality", "70",
+                                 "--strength", "0.8", "--largest"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "jpg").iterdir()) == ["astronaut.jpg", "astronaut_0.jpg"]
+    assert Image.open(tmp_path / "jpg" / "astronaut.jpg").format == "JPEG"
+    assert runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "x"), "--format", "gif"]).exit_code == 2
+    assert runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "x"), "--strength", "2"]).exit_code == 2
+    if not torch.cuda.is_available():
+        no_gpu = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "x"), "--device", "cuda"])
+        assert no_gpu.exit_code == 2 and "no CUDA device" in no_gpu.stderr

@@ -60,6 +60,8 @@ class Style:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.info = info
         self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ToonbridgeError("device cuda was asked for, but torch sees no CUDA device here")
         self.precision = precision
         self.backend = _resolve_backend(backend, self.device, precision)
         self.template = get_template(info.template)
@@ -141,21 +143,31 @@ class Style:
         """Whether pasting this direction's faces keys out a light backdrop (cartoons of light-backdrop styles)."""
         return direction == "cartoonize" and self.info.light_background
 
-    def cartoonize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None) -> np.ndarray:
-        return self.translate(image, "cartoonize", aligned=aligned, group=group).image
+    def cartoonize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None, strength: float = 1.0,
+                   largest_face: bool = False) -> np.ndarray:
+        return self.translate(image, "cartoonize", aligned=aligned, group=group, strength=strength, largest_face=largest_face).image
 
-    def realize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None) -> np.ndarray:
-        return self.translate(image, "realize", aligned=aligned, group=group).image
+    def realize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None, strength: float = 1.0) -> np.ndarray:
+        return self.translate(image, "realize", aligned=aligned, group=group, strength=strength).image
 
-    def translate(self, image: ImageInput, direction: str, *, aligned: bool = False, group: str | None = None) -> Translation:
-        """``group`` (group styles only): a branch name, or None/``"auto"`` to route each face by the classifiers."""
+    def translate(self, image: ImageInput, direction: str, *, aligned: bool = False, group: str | None = None,
+                  strength: float = 1.0, largest_face: bool = False) -> Translation:
+        """``group`` (group styles only): a branch name, or None/``"auto"`` to route each face by the classifiers.
+        ``strength``: 1 is the full style, 0 the input face, in between a blend of the two. ``largest_face``: only
+        the largest detected face is translated (the others stay as they are)."""
         _check_direction(direction)
+        if not 0 <= strength <= 1:
+            raise ValueError(f"strength must be between 0 and 1, not {strength}")
         image = load_image(image)
         if aligned:
             outputs, groups = self._translate_routed([image], direction, group)
-            return Translation(outputs[0], [FaceResult(aligned=image, output=outputs[0], group=groups[0])])
+            output = _blend(image, outputs[0], strength)
+            return Translation(output, [FaceResult(aligned=image, output=output, group=groups[0])])
         faces = self._find_faces(image, direction)
+        if largest_face:
+            faces = [min(faces, key=lambda face: face.scale)]  # the least enlarged: the largest in the photo
         outputs, groups = self._translate_routed([face.image for face in faces], direction, group)
+        outputs = [_blend(face.image, output, strength) for face, output in zip(faces, outputs)]
         replaced = paste_back(image, list(zip(faces, outputs)), key_light_background=self.keys_background(direction))
         results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(), chosen)
                    for face, output, chosen in zip(faces, outputs, groups)]
@@ -217,6 +229,14 @@ class Style:
             if np.abs(found - template_points).max() < tolerance:
                 break
         return matrix, points
+
+
+def _blend(source: np.ndarray, output: np.ndarray, strength: float) -> np.ndarray:
+    """``strength`` of the way from the input face to its translation (1: the translation itself)."""
+    if strength >= 1:
+        return output
+    mixed = (1 - strength) * source.astype(np.float32) + strength * output.astype(np.float32)
+    return np.clip(mixed.round(), 0, 255).astype(np.uint8)
 
 
 def _check_direction(direction: str) -> None:

@@ -158,32 +158,49 @@ class _TranslateOptions:
     group: str
     progress: Optional[bool]
     quiet: bool = False
+    strength: float = 1.0
+    largest: bool = False
+    image_format: str = "png"
+    quality: int = 92
+    device: str = "cpu"
 
 
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (errors still go to stderr).")]
+Strength = Annotated[float, typer.Option(min=0.0, max=1.0, help="1: the full style; 0: the input face; in between, a blend.")]
+Largest = Annotated[bool, typer.Option("--largest", help="Only the largest face of each photo (the others stay as they are).")]
+ImageFormat = Annotated[str, typer.Option("--format", help="Output files: png, jpg or webp.")]
+Quality = Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")]
+InferenceDevice = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+OUTPUT_FORMATS = ("png", "jpg", "webp")
 
 
 @app.command()
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-               backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False) -> None:
+               backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
+               strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
+               device: InferenceDevice = "cpu") -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
     aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
     folder; every face in every frame, alignment smoothed over time; the audio is dropped.
     """
-    _translate("cartoonize", photos, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet))
+    _translate("cartoonize", photos, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet, strength,
+                                                               largest, image_format, quality, device))
 
 
 @app.command()
 def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
-            backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False) -> None:
+            backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
+            strength: Strength = 1.0, image_format: ImageFormat = "png", quality: Quality = 92,
+            device: InferenceDevice = "cpu") -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
     centred square), align it, translate it and paste it back; OUTDIR/<stem>_0.png is the aligned result.
     """
-    _translate("realize", cartoons, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet))
+    _translate("realize", cartoons, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet, strength,
+                                                              False, image_format, quality, device))
 
 
 def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:
@@ -191,7 +208,10 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
     from toonbridge.imageio import save_image
     from toonbridge.video import is_video_path
 
-    chosen = _make(lambda: load(options.style, precision="bf16" if options.bf16 else "fp32", backend=options.backend))
+    if options.image_format not in OUTPUT_FORMATS:
+        _fail(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {options.image_format!r}")
+    chosen = _make(lambda: load(options.style, device=options.device, precision="bf16" if options.bf16 else "fp32",
+                                backend="torch" if options.device != "cpu" else options.backend))
     _make(lambda: chosen.route([], direction, options.group))  # an unknown group fails here, not once per file
     aligned, progress = options.aligned, options.progress
     videos = [Path(raw) for raw in inputs if is_video_path(raw)]
@@ -204,12 +224,16 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
     _output_folder(output)
     stems = _unique_stems(paths)
 
+    suffix = f".{options.image_format}"
+    save_options = {"quality": options.quality} if options.image_format != "png" else {}
+
     def work(path: Path) -> str:
-        result = chosen.translate(path, direction, aligned=aligned, group=options.group)
+        result = chosen.translate(path, direction, aligned=aligned, group=options.group, strength=options.strength,
+                                  largest_face=options.largest)
         if not aligned:
             for index, face in enumerate(result.faces):
-                save_image(face.output, output / f"{stems[path]}_{index}.png")
-        written = save_image(result.image, output / f"{stems[path]}.png")
+                save_image(face.output, output / f"{stems[path]}_{index}{suffix}", **save_options)
+        written = save_image(result.image, output / f"{stems[path]}{suffix}", **save_options)
         count = len(result.faces)
         groups = [face.group for face in result.faces if face.group]  # the branch each face went to (group styles)
         return f"{written}: {count} face{'' if count == 1 else 's'}" + (f" ({', '.join(groups)})" if groups else "")
