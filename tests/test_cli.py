@@ -176,3 +176,11 @@ def test_cartoonize_says_what_it_wrote_and_which_group_each_face_went_to(tmp_pat
     assert automatic.exit_code == 0 and automatic.stdout.strip().split("(")[-1] in ("women)", "men)", "elderly)")
     quiet = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "d"), "-q"])
     assert quiet.exit_code == 0 and quiet.stdout == "" and (tmp_path / "d" / "astronaut.png").is_file()
+
+
+def test_eval_report_without_data_names_the_variable_to_set(tmp_path, monkeypatch):
+    """[polish]: the error said "pass data_root", which is no CLI option."""
+    monkeypatch.setenv("TOONBRIDGE_DATA", str(tmp_path / "nowhere"))
+    result = runner.invoke(app, ["eval", "report", "--style", "bitmoji", "-o", str(tmp_path / "report")])
+    assert result.exit_code == 2
+    assert "set TOONBRIDGE_DATA to the folder that holds celeba2bitmoji/" in result.stderr and "data_root" not in result.stderr

@@ -150,7 +150,9 @@ def load_domain(spec: str | Path, data_root: str | Path | None = None) -> Domain
         root = Path(data_root) if data_root is not None else default_data_root()
         location = root / named.path
         if not location.exists():
-            raise DatasetError(f"dataset {spec_text!r} not found at {location} (set TOONBRIDGE_DATA or pass data_root)")
+            raise DatasetError(f"dataset {spec_text!r} not found at {location}: set TOONBRIDGE_DATA to the folder that "
+                               f"holds {named.path.split('/')[0]}/ (the research sets, see docs/evaluation.md), or run "
+                               f"next to ../shared/data")
         domain = _domain_at(location, spec_text)
         domain.image_size, domain.template = named.image_size, named.template
         if named.landmarks_from:
