@@ -185,8 +185,9 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
     folder; every face in every frame, alignment smoothed over time; the audio is dropped.
     """
-    _translate("cartoonize", photos, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet, strength,
-                                                               largest, image_format, quality, device))
+    _translate("cartoonize", photos, output, _TranslateOptions(
+        style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
+        strength=strength, largest=largest, image_format=image_format, quality=quality, device=device))
 
 
 @app.command()
@@ -199,8 +200,9 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
     centred square), align it, translate it and paste it back; OUTDIR/<stem>_0.png is the aligned result.
     """
-    _translate("realize", cartoons, output, _TranslateOptions(style, aligned, bf16, backend, group, progress, quiet, strength,
-                                                              False, image_format, quality, device))
+    _translate("realize", cartoons, output, _TranslateOptions(
+        style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
+        strength=strength, image_format=image_format, quality=quality, device=device))
 
 
 def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:

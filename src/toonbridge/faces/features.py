@@ -27,7 +27,7 @@ from toonbridge.faces._dlib_models import model_path
 from toonbridge.faces.detection import Face
 from toonbridge.faces.dlib_format import read_dlib_face_resnet
 from toonbridge.imageio import ImageInput, load_image
-from toonbridge.ops.warp import similarity_matrices, invert_affine, warp_affine
+from toonbridge.ops.warp import invert_affine, similarity_matrices, warp_affine
 
 DAT_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 CONVERTED_FILE = "dlib_face_resnet_v1.safetensors"
