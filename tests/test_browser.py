@@ -65,17 +65,56 @@ def test_upload_convert_and_see_the_result(server_url, page):
     page.goto(server_url)
     page.wait_for_function("document.querySelector('#style').options.length > 0")
     assert page.locator("#style option").first.get_attribute("value") == "bitmoji"
+    # [polish]: the menu speaks the users' words, and no broken-image icons show before there is a picture.
+    assert page.locator("#style option").first.text_content() == "Bitmoji-style avatar"
+    assert not page.locator("#before").is_visible() and not page.locator("#after").is_visible()
     page.set_input_files("#file", str(SAMPLE))
     page.wait_for_function("document.querySelector('#before').naturalWidth > 0")
     page.click("#convert")
     page.wait_for_function("document.querySelector('#after').naturalWidth > 0", timeout=60_000)
     sizes = page.evaluate("[document.querySelector('#before').naturalWidth, document.querySelector('#after').naturalWidth]")
     assert sizes[0] == sizes[1] > 0  # the whole photo comes back, face replaced
-    assert page.locator("#status").text_content() == "Done."
+    assert page.locator("#status").text_content() == "Done: 1 face."
+    page.wait_for_function("document.querySelectorAll('#faces img').length === 1 && document.querySelector('#faces img').naturalWidth > 0")
     assert page.locator("#download").is_visible()
     with page.expect_download() as download:
         page.click("#download")
-    assert download.value.suggested_filename == "toonbridge.png"
+    assert download.value.suggested_filename == "astronaut-bitmoji.png"  # named after the input
+    page.select_option("#style", "anime")  # another style: the old result goes
+    assert not page.locator("#after").is_visible() and not page.locator("#download").is_visible()
+    assert page.locator("#faces img").count() == 0
+
+
+def test_group_styles_show_each_faces_branch_and_strength_blends(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    page.set_input_files("#file", str(SAMPLE))
+    page.select_option("#style", "bitmoji-groups")
+    page.select_option("#group", "elderly")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#faces figcaption') !== null", timeout=60_000)
+    assert page.locator("#faces figcaption").first.text_content() == "face 1 (elderly)"
+    page.fill("#strength", "0")
+    page.select_option("#style", "bitmoji")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#after').naturalWidth > 0", timeout=60_000)
+    # At strength 0 the face is the input face: the result is the photo itself, up to the paste's rounding.
+    same = page.evaluate("""() => {
+        const draw = (img) => { const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+                                const g = c.getContext('2d'); g.drawImage(img, 0, 0); return g.getImageData(0, 0, c.width, c.height).data; };
+        const a = draw(document.querySelector('#before')), b = draw(document.querySelector('#after'));
+        let total = 0; for (let i = 0; i < a.length; i++) total += Math.abs(a[i] - b[i]);
+        return total / a.length; }""")
+    assert same < 2
+
+
+def test_the_gallery_shows_the_sample_in_every_style(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelectorAll('#gallery img').length > 0")
+    count = page.locator("#gallery img").count()
+    assert count == page.locator("#style option").count()
+    page.wait_for_function(f"[...document.querySelectorAll('#gallery img')].filter((img) => img.naturalWidth > 0).length === {count}",
+                           timeout=120_000)
 
 
 def test_a_photo_without_a_face_shows_the_servers_message(server_url, page):

@@ -26,9 +26,9 @@ def client():
         yield test_client
 
 
-def _post(client, path: str, data: bytes, style: str | None = "bitmoji", **params):
+def _post(client, path: str, data: bytes, style: str | None = "bitmoji", fields: dict | None = None, **params):
     form = {"style": style} if style is not None else {}
-    return client.post(path, files={"image": ("upload.jpg", data)}, data=form, params=params)
+    return client.post(path, files={"image": ("upload.jpg", data)}, data={**form, **(fields or {})}, params=params)
 
 
 def _error(response, status: int, code: str):
@@ -64,6 +64,23 @@ def test_cartoonize_returns_the_whole_photo_as_png_and_json_per_face(client):
 
     back = _post(client, "/v1/realize", response.content)
     assert back.status_code == 200 and back.headers["content-type"] == "image/png"
+    # The JSON answer also carries the whole picture, so a page needs one request, not two.
+    whole = np.asarray(Image.open(io.BytesIO(__import__("base64").b64decode(details["image"]))))
+    assert np.array_equal(whole, result)
+
+
+def test_strength_largest_titles_and_examples(client):
+    photo = SAMPLE.read_bytes()
+    untouched = _post(client, "/v1/cartoonize", photo, fields={"strength": "0", "largest": "true"}, format="json").json()
+    face = untouched["faces"][0]
+    assert face["output"] == face["aligned"]  # strength 0: the input face itself
+    _error(_post(client, "/v1/cartoonize", photo, fields={"strength": "1.5"}), 422, "invalid_request")
+    styles = {style["name"]: style for style in client.get("/v1/styles").json()["styles"]}
+    assert styles["bitmoji"]["title"] == "Bitmoji-style avatar" and styles["anime"]["title"] == "Anime character"
+    example = client.get("/v1/examples/bitmoji.png")
+    assert example.status_code == 200 and example.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(example.content)).size == Image.open(SAMPLE).size
+    _error(client.get("/v1/examples/nope.png"), 422, "unknown_style")
 
 
 @pytest.mark.parametrize("name, status, code", [

@@ -46,6 +46,7 @@ class StyleInfo:
     template: str  # how photos are aligned for the model
     size: int
     description: str = ""
+    title: str = ""  # what users see in menus, in their words (the description is for researchers)
     cartoon_template: str | None = None  # how cartoons sit in their crops, if not like the photos
     networks: dict[str, str] = field(default_factory=dict)
     evaluation: dict[str, str] = field(default_factory=dict)  # its data and judges (see toonbridge.eval.style_eval)
@@ -70,7 +71,8 @@ def read_style(folder: str | Path) -> StyleInfo:
     try:
         raw = json.loads((folder / "style.json").read_text())
         info = StyleInfo(name=raw["name"], folder=folder, template=raw["template"], size=int(raw["size"]),
-                         description=raw.get("description", ""), networks=dict(raw["networks"]),
+                         description=raw.get("description", ""), title=raw.get("title", raw["name"]),
+                         networks=dict(raw["networks"]),
                          cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
                          groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)))
         _check_groups(info)

@@ -2,11 +2,13 @@
 
     GET  /            the page (upload or webcam snapshot, style and direction, before/after, download)
     GET  /healthz     {"status": "ok", ...}
-    GET  /v1/styles   the styles and the directions each supports
+    GET  /v1/styles   the styles (name, title for menus, description), the directions and groups of each
     POST /v1/cartoonize, /v1/realize   multipart: ``image`` file, ``style`` field (default bitmoji), ``group``
-                      field (group styles: a branch name or auto, the default)
+                      field (group styles: a branch name or auto, the default), ``strength`` (0..1, default 1),
+                      ``largest`` (only the largest face)
                       -> image/png of the whole picture with every face replaced;
-                      ``?format=json`` -> per-face boxes, landmarks and aligned crops (base64 PNG)
+                      ``?format=json`` -> the whole picture and per-face boxes, landmarks, groups and crops (base64 PNG)
+    GET  /v1/examples/{style}.png   the bundled sample photo cartoonized by the style (made once, then cached)
     GET  /docs        OpenAPI
 
 Protection: uploads over ``max_upload_bytes`` get 413 before the body is parsed (by Content-Length) or after (by
@@ -166,12 +168,29 @@ def create_app(config: ServeConfig = ServeConfig()):
 
     @app.get("/v1/styles")
     async def list_styles():
-        return {"styles": [{"name": info.name, "description": info.description, "size": info.size,
+        return {"styles": [{"name": info.name, "title": info.title, "description": info.description, "size": info.size,
                             "directions": info.directions, "groups": info.group_names} for info in cache.infos.values()]}
 
-    async def translate(direction: str, image: UploadFile, style: str, group: str, response_format: str):
+    examples: dict[str, bytes] = {}
+
+    @app.get("/v1/examples/{style}.png", responses={200: {"content": {"image/png": {}}}})
+    async def example(style: str):
+        """The bundled sample photo cartoonized by ``style`` (made on first request, then kept)."""
+        chosen = cache.get(style)
+        if "cartoonize" not in chosen.info.directions:
+            raise ClientError(404, "not_found", f"style {style!r} has no cartoonize example")
+        if style not in examples:
+            sample = resources.files("toonbridge").joinpath("assets/astronaut.jpg").read_bytes()
+            result = await pool.run(lambda: _translate(chosen, sample, "cartoonize", "auto", config.max_pixels), config.timeout_s)
+            examples[style] = _png(result.image)
+        return Response(examples[style], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    async def translate(direction: str, image: UploadFile, style: str, group: str, response_format: str,
+                        strength: float = 1.0, largest: bool = False):
         if response_format not in ("png", "json"):
             raise ClientError(422, "invalid_request", "format must be png or json")
+        if not 0 <= strength <= 1:
+            raise ClientError(422, "invalid_request", f"strength must be between 0 and 1, not {strength}")
         data = await image.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
             raise ClientError(413, "upload_too_large", _too_large_message(config))
@@ -184,32 +203,34 @@ def create_app(config: ServeConfig = ServeConfig()):
             chosen.route([], direction, group)
         except ToonbridgeError as error:
             raise ClientError(422, "unknown_group", str(error)) from None
-        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels), config.timeout_s)
+        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels, strength, largest),
+                                config.timeout_s)
         if response_format == "json":
             return _json_result(style, direction, result)
         return Response(_png(result.image), media_type="image/png")
 
     @app.post("/v1/cartoonize", responses={200: {"content": {"image/png": {}}}})
     async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
+                         strength: float = Form(1.0), largest: bool = Form(False),
                          format: str = Query("png", description="png or json")):
-        """The photo with every face turned into a cartoon face (PNG), or per-face results (JSON)."""
-        return await translate("cartoonize", image, style, group, format)
+        """The photo with every face turned into a cartoon face (PNG), or with per-face results (JSON)."""
+        return await translate("cartoonize", image, style, group, format, strength, largest)
 
     @app.post("/v1/realize", responses={200: {"content": {"image/png": {}}}})
     async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
-                      format: str = Query("png", description="png or json")):
-        """The cartoon face turned into a realistic one (PNG), or per-face results (JSON)."""
-        return await translate("realize", image, style, group, format)
+                      strength: float = Form(1.0), format: str = Query("png", description="png or json")):
+        """The cartoon face turned into a realistic one (PNG), or with per-face results (JSON)."""
+        return await translate("realize", image, style, group, format, strength)
 
     return app
 
 
-def _translate(style, data: bytes, direction: str, group: str, max_pixels: int):
+def _translate(style, data: bytes, direction: str, group: str, max_pixels: int, strength: float = 1.0, largest: bool = False):
     from toonbridge.imageio import load_image
 
     try:
         image = load_image(data, max_pixels=max_pixels)
-        return style.translate(image, direction, group=group)
+        return style.translate(image, direction, group=group, strength=strength, largest_face=largest)
     except ImageTooLarge as error:
         raise ClientError(413, "image_too_large", str(error)) from None
     except InvalidImage as error:
@@ -221,7 +242,7 @@ def _translate(style, data: bytes, direction: str, group: str, max_pixels: int):
 
 
 def _json_result(style: str, direction: str, result) -> dict:
-    return {"style": style, "direction": direction, "faces": [
+    return {"style": style, "direction": direction, "image": base64.b64encode(_png(result.image)).decode(), "faces": [
         {"box": face.box, "landmarks5": face.landmarks5, "group": face.group,
          "aligned": base64.b64encode(_png(face.aligned)).decode(), "output": base64.b64encode(_png(face.output)).decode()}
         for face in result.faces]}
