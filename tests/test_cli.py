@@ -184,3 +184,29 @@ def test_eval_report_without_data_names_the_variable_to_set(tmp_path, monkeypatc
     result = runner.invoke(app, ["eval", "report", "--style", "bitmoji", "-o", str(tmp_path / "report")])
     assert result.exit_code == 2
     assert "set TOONBRIDGE_DATA to the folder that holds celeba2bitmoji/" in result.stderr and "data_root" not in result.stderr
+
+
+def test_unreadable_folders_are_reported_not_skipped(tmp_path, monkeypatch):
+    """[polish] bugs: an unreadable input folder was "no image files in DIR"; an unreadable subfolder was skipped
+    silently. (Tests run as root, which reads any folder, so listing is refused by a patched os.scandir.)"""
+    import shutil
+
+    (tmp_path / "photos" / "locked").mkdir(parents=True)
+    shutil.copy(SAMPLE, tmp_path / "photos" / "a.jpg")
+    shutil.copy(SAMPLE, tmp_path / "photos" / "locked" / "b.jpg")
+    (tmp_path / "empty").mkdir()
+    real_scandir = os.scandir
+    locked = {str(tmp_path / "photos" / "locked"), str(tmp_path / "empty")}
+
+    def refusing_scandir(path="."):
+        if str(path) in locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    result = runner.invoke(app, ["detect", str(tmp_path / "photos"), "--json"])
+    assert result.exit_code == 1
+    assert f"error: {tmp_path / 'photos' / 'locked'}: cannot read this folder (Permission denied)" in result.stderr
+    assert [entry["file"] for entry in json.loads(result.stdout)] == [str(tmp_path / "photos" / "a.jpg")]
+    whole = runner.invoke(app, ["detect", str(tmp_path / "empty")])
+    assert whole.exit_code == 1 and "cannot read this folder" in whole.stderr and "no image files" not in whole.stderr

@@ -27,13 +27,36 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)))
+            paths.extend(_folder_images(path))
         elif not path.exists() and glob.has_magic(str(raw)):
             matches = sorted(Path(m) for m in glob.glob(str(raw), recursive=True))
             paths.extend(matches or [path])
         else:
             paths.append(path)
     return paths
+
+
+class UnreadableFolder(type(Path())):
+    """A folder that could not be listed. It stays among the inputs, so :func:`run_batch` reports it as a failure
+    (with ``reason``) instead of it passing for an empty folder or being skipped."""
+
+    reason: str = "cannot read this folder"
+
+
+def _unreadable(error: OSError) -> UnreadableFolder:
+    folder = UnreadableFolder(error.filename)
+    folder.reason = f"cannot read this folder ({error.strerror or error})"
+    return folder
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    """The image files under ``folder`` (sorted), then any folder that could not be listed."""
+    found: list[Path] = []
+    unreadable: list[Path] = []
+    for root, folders, files in os.walk(folder, onerror=lambda error: unreadable.append(_unreadable(error))):
+        folders.sort()
+        found.extend(Path(root) / name for name in files if is_image_path(Path(name)) and (Path(root) / name).is_file())
+    return sorted(found) + unreadable
 
 
 @dataclass
@@ -62,6 +85,11 @@ def run_batch(items: list, work: Callable[[object], object], *, description: str
     function or a ``functools.partial`` of one); results still arrive in input order.
     """
     report = BatchReport()
+    for folder in [item for item in items if isinstance(item, UnreadableFolder)]:
+        report.failures.append((label(folder), folder.reason))
+        if print_failures:
+            report_failure(label(folder), folder.reason)
+    items = [item for item in items if not isinstance(item, UnreadableFolder)]
     with _progress(show_progress) as progress:
         task = progress.add_task(description, total=len(items))
         for item, outcome in _outcomes(items, work, workers):
