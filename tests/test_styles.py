@@ -189,3 +189,16 @@ def test_cli_output_format_quality_strength_and_device(tmp_path):
     if not torch.cuda.is_available():
         no_gpu = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path / "x"), "--device", "cuda"])
         assert no_gpu.exit_code == 2 and "no CUDA device" in no_gpu.stderr
+
+
+def test_cutout_avatar_is_transparent_outside_the_head(bitmoji, cartoonized, tmp_path):
+    """[polish]: a transparent cut-out avatar next to the pasted photo."""
+    rgba = bitmoji.cutout(cartoonized.faces[0], "cartoonize")
+    assert rgba.shape == (128, 128, 4)
+    assert np.array_equal(rgba[..., :3], cartoonized.faces[0].output)
+    alpha = rgba[..., 3]
+    assert alpha[64, 64] == 255 and alpha[:6, :6].max() == 0 and alpha[-6:, -6:].max() == 0
+    result = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path), "--cutout", "--format", "jpg"])
+    assert result.exit_code == 0, result.output
+    written = Image.open(tmp_path / "astronaut_0_cutout.png")
+    assert written.mode == "RGBA" and np.array_equal(np.asarray(written), rgba)

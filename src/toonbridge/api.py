@@ -139,6 +139,15 @@ class Style:
                     chosen[i] = rule["group"]
         return [found or self.info.groups["default"] for found in chosen]
 
+    def cutout(self, face: FaceResult, direction: str) -> np.ndarray:
+        """A translated face as an RGBA avatar: transparent outside the head (and on a keyed cartoon backdrop)."""
+        from toonbridge.faces.paste import cutout
+
+        template = self.template if direction == "cartoonize" else self.cartoon_template
+        height, width = face.output.shape[:2]
+        points = np.asarray(template.points5, dtype=np.float64) * (width / template.size[0], height / template.size[1])
+        return cutout(face.output, points, key_light_background=self.keys_background(direction))
+
     def keys_background(self, direction: str) -> bool:
         """Whether pasting this direction's faces keys out a light backdrop (cartoons of light-backdrop styles)."""
         return direction == "cartoonize" and self.info.light_background

@@ -163,8 +163,10 @@ class _TranslateOptions:
     image_format: str = "png"
     quality: int = 92
     device: str = "cpu"
+    cutout: bool = False
 
 
+Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (errors still go to stderr).")]
 Strength = Annotated[float, typer.Option(min=0.0, max=1.0, help="1: the full style; 0: the input face; in between, a blend.")]
 Largest = Annotated[bool, typer.Option("--largest", help="Only the largest face of each photo (the others stay as they are).")]
@@ -178,7 +180,7 @@ OUTPUT_FORMATS = ("png", "jpg", "webp")
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
-               device: InferenceDevice = "cpu") -> None:
+               device: InferenceDevice = "cpu", cutout: Cutout = False) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -187,7 +189,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     """
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
-        strength=strength, largest=largest, image_format=image_format, quality=quality, device=device))
+        strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout))
 
 
 @app.command()
@@ -235,6 +237,8 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         if not aligned:
             for index, face in enumerate(result.faces):
                 save_image(face.output, output / f"{stems[path]}_{index}{suffix}", **save_options)
+                if options.cutout:  # always PNG: the alpha channel is the point
+                    save_image(chosen.cutout(face, direction), output / f"{stems[path]}_{index}_cutout.png")
         written = save_image(result.image, output / f"{stems[path]}{suffix}", **save_options)
         count = len(result.faces)
         groups = [face.group for face in result.faces if face.group]  # the branch each face went to (group styles)

@@ -52,6 +52,22 @@ def head_mask(points5: np.ndarray, width: int, height: int) -> np.ndarray:
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
+def face_alpha(face: np.ndarray, points5: np.ndarray, *, key_light_background: bool = False) -> np.ndarray:
+    """How much of an aligned face image is pasted (float32 in [0, 1], height×width): the head ellipse of its 5
+    points, less its light backdrop when keyed. The alpha of a transparent cut-out avatar, too."""
+    height, width = face.shape[:2]
+    alpha = head_mask(points5, width, height)
+    if key_light_background:
+        alpha *= 1.0 - light_background(face)
+    return alpha
+
+
+def cutout(face: np.ndarray, points5: np.ndarray, *, key_light_background: bool = False) -> np.ndarray:
+    """The aligned face as RGBA: transparent outside the head (and on its keyed backdrop)."""
+    alpha = face_alpha(face, points5, key_light_background=key_light_background)
+    return np.dstack([np.asarray(face, np.uint8), np.round(alpha * 255).astype(np.uint8)])
+
+
 def light_background(face: np.ndarray, *, min_level: int = 230, max_spread: int = 24, softness: float = 0.02) -> np.ndarray:
     """How much each pixel of a translated crop is its light backdrop (float32 in [0, 1], height×width).
 
@@ -106,9 +122,8 @@ def paste_back(
         region = (x1 - x0, y1 - y0)
         warped = cv2.warpAffine(new_face.astype(np.float32), local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         template_points = np.asarray(aligned.template.points5, dtype=np.float64) * (face_width / template_width, face_height / template_height)
-        face_mask = feather_mask(face_width, face_height, feather) * head_mask(template_points, face_width, face_height)
-        if key_light_background:
-            face_mask *= 1.0 - light_background(new_face)
+        face_mask = feather_mask(face_width, face_height, feather) * face_alpha(new_face, template_points,
+                                                                                key_light_background=key_light_background)
         mask = cv2.warpAffine(face_mask, local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         target = result[y0:y1, x0:x1]
         target += mask[:, :, None] * (warped - target)
