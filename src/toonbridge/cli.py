@@ -185,7 +185,8 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
     aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
-    folder; every face in every frame, alignment smoothed over time; the audio is dropped.
+    folder; every face in every frame, alignment smoothed over time; H.264 with the input's audio when ffmpeg is
+    installed, else mp4v without audio.
     """
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
@@ -274,7 +275,9 @@ def _cartoonize_videos(style, videos: list[Path], output: Path, group: str, prog
                 report_failure(str(video), str(error))
                 failed += 1
                 continue
-        print(f"{report.output}: {report.frames} frames, {report.faces} faces, {report.fps:.1f} frames/s (audio dropped)", file=sys.stderr)
+        sound = "audio kept" if report.audio else "no audio (ffmpeg missing, or none in the input)"
+        print(f"{report.output}: {report.frames} frames, {report.faces} faces, {report.fps:.1f} frames/s, {report.codec}, {sound}",
+              file=sys.stderr)
     _finish(failed, len(videos))
 
 

@@ -3,13 +3,17 @@
 Per frame the faces are detected, matched to the previous frames' faces (nearest centre), and each face's 5 points
 go through a One-Euro filter (Casiez et al. 2012): heavy smoothing while the face is still, little lag when it
 moves. The smoothed points give the alignment, so the translated face sits still on a still head. Frames are
-decoded and written with OpenCV (``mp4v`` for .mp4); the audio track is dropped. The output is written to a
-temporary file and renamed when complete.
+decoded and written with OpenCV (``mp4v`` for .mp4). When ``ffmpeg`` is on the PATH, an .mp4/.m4v/.mov/.mkv
+result is then re-encoded as H.264 (what browsers play; OpenCV's MPEG-4 Part 2 they do not) with the input's audio
+track kept; without ffmpeg the video stays ``mp4v`` and has no audio. The output is written to a temporary file
+and renamed when complete.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +89,8 @@ class VideoReport:
     output: Path
     jitter_raw: float | None  # mean frame-to-frame landmark motion of the detections, in inter-ocular distances
     jitter_used: float | None  # the same for the points the alignment used (smoothed unless smoothing was off)
+    codec: str = "mp4v"  # "h264" once ffmpeg re-encoded it
+    audio: bool = False  # the input's audio track was carried over
 
     @property
     def fps(self) -> float:
@@ -190,9 +196,46 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
             partial.unlink(missing_ok=True)
     if frames == 0:
         raise InvalidImage(f"{source}: no frames could be decoded")
+    codec, audio = _finish_with_ffmpeg(partial, source, target)
     partial.replace(target)
     jitter_raw, jitter_used = tracker.jitter()
-    return VideoReport(frames, faces, time.perf_counter() - started, target, jitter_raw, jitter_used)
+    return VideoReport(frames, faces, time.perf_counter() - started, target, jitter_raw, jitter_used, codec, audio)
+
+
+H264_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv"}
+
+
+def _finish_with_ffmpeg(partial: Path, source: Path, target: Path) -> tuple[str, bool]:
+    """Re-encode ``partial`` in place as H.264 with ``source``'s audio, when ffmpeg is there and the container takes
+    H.264; returns (codec, whether audio was kept). A failed encode leaves OpenCV's video as it was."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None or target.suffix.lower() not in H264_CONTAINERS:
+        return FOURCC.get(target.suffix.lower(), "mp4v").lower(), False
+    audio = _has_audio(source)
+    encoded = partial.with_name(f".{target.stem}.encoding{target.suffix}")
+    command = [ffmpeg, "-y", "-loglevel", "error", "-i", str(partial), "-i", str(source), "-map", "0:v:0",
+               *(["-map", "1:a:0", "-c:a", "aac", "-b:a", "160k", "-shortest"] if audio else []),
+               "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+               *(["-movflags", "+faststart"] if target.suffix.lower() != ".mkv" else []), str(encoded)]
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=3600)
+    except (OSError, subprocess.SubprocessError):
+        encoded.unlink(missing_ok=True)
+        return "mp4v", False
+    encoded.replace(partial)
+    return "h264", audio
+
+
+def _has_audio(video: Path) -> bool:
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        return False
+    try:
+        found = subprocess.run([ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index", "-of", "csv=p=0",
+                                str(video)], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found.stdout.strip())
 
 
 def _translate_tracked(style, aligned: list, tracks: list[_Track], group: str | None) -> list[np.ndarray]:
