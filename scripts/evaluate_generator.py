@@ -45,11 +45,12 @@ def main() -> None:
         config = load_config(args.config)
     else:
         parser.error("an exported generator needs --config (the config it was trained with)")
+    # Faces first: a running training prunes old checkpoints while the reference features are computed.
+    faces = generate(args.count, seed=0, truncation=args.truncation, weights=checkpoint.path if checkpoint else args.generator)
     held_out = section(FaceImagesData, config.data, "data").load("val")
     rng = np.random.default_rng(0)  # a fixed mix of every source, not the first source only
     chosen = sorted(rng.choice(len(held_out), min(args.reference, len(held_out)), replace=False))
     reference = cached_path_features([held_out[i].path for i in chosen], resize_to=args.size)
-    faces = generate(args.count, seed=0, truncation=args.truncation, weights=checkpoint.path if checkpoint else args.generator)
     generated = features(resize_image(face, args.size) for face in faces)
     score = kid(generated, reference)
     result = {"generator": str(args.generator), "step": checkpoint.step if checkpoint else None,
