@@ -210,3 +210,13 @@ def test_unreadable_folders_are_reported_not_skipped(tmp_path, monkeypatch):
     assert [entry["file"] for entry in json.loads(result.stdout)] == [str(tmp_path / "photos" / "a.jpg")]
     whole = runner.invoke(app, ["detect", str(tmp_path / "empty")])
     assert whole.exit_code == 1 and "cannot read this folder" in whole.stderr and "no image files" not in whole.stderr
+
+
+def test_cartoonize_json_lists_each_output_and_the_group_of_each_face(tmp_path):
+    """[polish]: report the group choice in --json too."""
+    result = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path), "--style", "bitmoji-groups", "--group", "men", "--json"])
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.stdout)
+    assert record["file"] == str(SAMPLE) and record["output"] == str(tmp_path / "astronaut.png")
+    (face,) = record["faces"]
+    assert face["group"] == "men" and len(face["box"]) == 4 and face["output"] == str(tmp_path / "astronaut_0.png")

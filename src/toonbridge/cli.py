@@ -164,10 +164,12 @@ class _TranslateOptions:
     quality: int = 92
     device: str = "cpu"
     cutout: bool = False
+    as_json: bool = False
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (errors still go to stderr).")]
+TranslateJson = Annotated[bool, typer.Option("--json", help="Print a JSON list: per input its output and faces (box, landmarks5, group).")]
 Strength = Annotated[float, typer.Option(min=0.0, max=1.0, help="1: the full style; 0: the input face; in between, a blend.")]
 Largest = Annotated[bool, typer.Option("--largest", help="Only the largest face of each photo (the others stay as they are).")]
 ImageFormat = Annotated[str, typer.Option("--format", help="Output files: png, jpg or webp.")]
@@ -180,7 +182,7 @@ OUTPUT_FORMATS = ("png", "jpg", "webp")
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
-               device: InferenceDevice = "cpu", cutout: Cutout = False) -> None:
+               device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -190,14 +192,15 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     """
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
-        strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout))
+        strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
+        as_json=as_json))
 
 
 @app.command()
 def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
             backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
             strength: Strength = 1.0, image_format: ImageFormat = "png", quality: Quality = 92,
-            device: InferenceDevice = "cpu") -> None:
+            device: InferenceDevice = "cpu", as_json: TranslateJson = False) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
@@ -205,7 +208,7 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
     """
     _translate("realize", cartoons, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
-        strength=strength, image_format=image_format, quality=quality, device=device))
+        strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json))
 
 
 def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:
@@ -232,26 +235,31 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
     suffix = f".{options.image_format}"
     save_options = {"quality": options.quality} if options.image_format != "png" else {}
 
-    def work(path: Path) -> str:
+    def work(path: Path) -> dict:
         result = chosen.translate(path, direction, aligned=aligned, group=options.group, strength=options.strength,
                                   largest_face=options.largest)
-        if not aligned:
-            for index, face in enumerate(result.faces):
-                save_image(face.output, output / f"{stems[path]}_{index}{suffix}", **save_options)
+        faces = []
+        for index, face in enumerate(result.faces):
+            entry = {"box": face.box, "landmarks5": face.landmarks5, "group": face.group}
+            if not aligned:
+                entry["output"] = str(save_image(face.output, output / f"{stems[path]}_{index}{suffix}", **save_options))
                 if options.cutout:  # always PNG: the alpha channel is the point
-                    save_image(chosen.cutout(face, direction), output / f"{stems[path]}_{index}_cutout.png")
+                    entry["cutout"] = str(save_image(chosen.cutout(face, direction), output / f"{stems[path]}_{index}_cutout.png"))
+            faces.append(entry)
         written = save_image(result.image, output / f"{stems[path]}{suffix}", **save_options)
-        count = len(result.faces)
-        groups = [face.group for face in result.faces if face.group]  # the branch each face went to (group styles)
-        return f"{written}: {count} face{'' if count == 1 else 's'}" + (f" ({', '.join(groups)})" if groups else "")
+        return {"file": str(path), "output": str(written), "faces": faces}
 
-    summaries: list[str] = []
+    records: list[dict] = []
     verb = "cartoonizing" if direction == "cartoonize" else "realizing"
-    report = run_batch(paths, work, on_result=lambda _path, line: summaries.append(line),
+    report = run_batch(paths, work, on_result=lambda _path, record: records.append(record),
                        description=f"{verb} with '{chosen.name}'", show_progress=progress)
-    if not options.quiet:
-        for line in summaries:
-            print(line)
+    if options.as_json:
+        print(json.dumps(records, indent=1))
+    elif not options.quiet:
+        for record in records:
+            groups = [face["group"] for face in record["faces"] if face["group"]]  # the branch of each face (group styles)
+            count = len(record["faces"])
+            print(f"{record['output']}: {count} face{'' if count == 1 else 's'}" + (f" ({', '.join(groups)})" if groups else ""))
     _finish(len(report.failures), len(paths))
 
 
