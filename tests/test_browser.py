@@ -97,9 +97,13 @@ def test_group_styles_show_each_faces_branch_and_strength_blends(server_url, pag
     page.fill("#strength", "0")
     page.select_option("#style", "bitmoji")
     page.click("#convert")
-    page.wait_for_function("document.querySelector('#after').naturalWidth > 0", timeout=60_000)
+    # The first result is cleared on click; wait for the second one to arrive and decode before drawing it
+    # (drawing a not-yet-decoded image gives transparent black, which once failed this test in CI).
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Done')"
+                           " && document.querySelector('#after').naturalWidth > 0", timeout=60_000)
     # At strength 0 the face is the input face: the result is the photo itself, up to the paste's rounding.
-    same = page.evaluate("""() => {
+    same = page.evaluate("""async () => {
+        await Promise.all([document.querySelector('#before').decode(), document.querySelector('#after').decode()]);
         const draw = (img) => { const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
                                 const g = c.getContext('2d'); g.drawImage(img, 0, 0); return g.getImageData(0, 0, c.width, c.height).data; };
         const a = draw(document.querySelector('#before')), b = draw(document.querySelector('#after'));
