@@ -1,6 +1,6 @@
 """Face detection recall and 68-point landmark NME on ../shared/data/helen_test, per detector method.
 
-    python benchmarks/faces_helen.py [--methods auto,hog] [--data ../shared/data] [--no-write]
+    python benchmarks/faces_helen.py [--methods auto,dlib] [--data ../shared/data] [--no-write]
 
 Figures per method over the primary rows (``face == 0``), all rows, and the secondary rows alone; NOTE below
 (also written to docs/benchmarks.md) says why the secondary rows are annotation errors in this copy of the data.
@@ -30,9 +30,10 @@ up to 0.93, which two real faces cannot do) and fit no face in the stored image:
 NME > 0.1 (median ~0.5), where primary rows score ~0.03. So *all* cannot reach recall 0.95 with a correct
 detector; *primary* is the trustworthy figure. A match is a detection whose box centre lies inside the annotation's
 landmark box, paired one to one, nearest first. NME is the mean 68-point distance over the outer-eye-corner
-distance (points 36 and 45). Times are detection plus landmarks per photo (longer side ≤ 640 px); *auto* runs the
-CNN only to confirm weak HOG hits (margin < 0.5) on a small crop, or on the whole photo when HOG finds nothing,
-hence its p95."""
+distance (points 36 and 45). Times are detection plus landmarks per photo (longer side ≤ 640 px), beside two
+training jobs on the same cores; *auto* is BlazeFace over tiles with dlib's landmarks; *dlib* (the default before
+[in-the-wild]) runs the CNN only to confirm weak HOG hits (margin < 0.5) on a small crop, or on the whole photo
+when HOG finds nothing, hence its p95."""
 
 
 def evaluate(method: str, root: Path) -> dict:
@@ -53,7 +54,7 @@ def evaluate(method: str, root: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="auto,hog")
+    parser.add_argument("--methods", default="auto,dlib")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from toonbridge.data.unpaired import image_to_tensor, tensor_to_image
-from toonbridge.errors import NoFaceFound, ToonbridgeError, UnknownName
+from toonbridge.errors import FaceTooSmall, NoFaceFound, ToonbridgeError, UnknownName
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
-from toonbridge.faces.align import apply_transform, invert_transform, similarity_transform, warp_to_template
+from toonbridge.faces.align import MIN_FACE_PX, apply_transform, invert_transform, similarity_transform, warp_to_template
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
 from toonbridge.style_files import DEFAULT_STYLE, StyleInfo, find_style, shipped_styles
@@ -33,6 +33,9 @@ DIRECTIONS = {"cartoonize": "to_cartoon", "realize": "to_photo"}
 FACE_GENERATOR = Path(__file__).parent / "weights" / "faces" / "generator.safetensors"
 BACKENDS = ("auto", "torch", "onnx")
 CARTOON_ALIGN_PASSES = 8
+# A face enlarged more than this to reach the style's size gets a note: its aligned cartoon (the per-face output)
+# is made from a blurry crop and looks soft when shown large; pasted back at its own size it looks fine.
+SOFT_UPSCALE = 2.5
 
 
 @dataclass
@@ -42,12 +45,20 @@ class FaceResult:
     box: list[float] | None = None  # x0, y0, x1, y1 in the input image (None for aligned input)
     landmarks5: list[list[float]] | None = None
     group: str | None = None  # the branch that translated it (group styles only)
+    note: str | None = None  # e.g. that a small face was enlarged a lot
+
+
+@dataclass
+class SkippedFace:
+    box: list[float]  # the detector's box in the input image
+    note: str  # why it was left as it is
 
 
 @dataclass
 class Translation:
     image: np.ndarray  # the input with every face replaced (or the translated crop for aligned input)
     faces: list[FaceResult] = field(default_factory=list)
+    skipped: list[SkippedFace] = field(default_factory=list)  # faces found but left as they are (too small)
 
 
 class Style:
@@ -153,17 +164,20 @@ class Style:
         return direction == "cartoonize" and self.info.light_background
 
     def cartoonize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None, strength: float = 1.0,
-                   largest_face: bool = False) -> np.ndarray:
-        return self.translate(image, "cartoonize", aligned=aligned, group=group, strength=strength, largest_face=largest_face).image
+                   largest_face: bool = False, min_face: float = MIN_FACE_PX) -> np.ndarray:
+        return self.translate(image, "cartoonize", aligned=aligned, group=group, strength=strength, largest_face=largest_face,
+                              min_face=min_face).image
 
     def realize(self, image: ImageInput, *, aligned: bool = False, group: str | None = None, strength: float = 1.0) -> np.ndarray:
         return self.translate(image, "realize", aligned=aligned, group=group, strength=strength).image
 
     def translate(self, image: ImageInput, direction: str, *, aligned: bool = False, group: str | None = None,
-                  strength: float = 1.0, largest_face: bool = False) -> Translation:
+                  strength: float = 1.0, largest_face: bool = False, min_face: float = MIN_FACE_PX) -> Translation:
         """``group`` (group styles only): a branch name, or None/``"auto"`` to route each face by the classifiers.
         ``strength``: 1 is the full style, 0 the input face, in between a blend of the two. ``largest_face``: only
-        the largest detected face is translated (the others stay as they are)."""
+        the largest detected face is translated (the others stay as they are). ``min_face``: photo faces narrower
+        than this many pixels are left as they are and listed in ``skipped`` (``FaceTooSmall`` if no face is
+        left)."""
         _check_direction(direction)
         if not 0 <= strength <= 1:
             raise ValueError(f"strength must be between 0 and 1, not {strength}")
@@ -172,15 +186,24 @@ class Style:
             outputs, groups = self._translate_routed([image], direction, group)
             output = _blend(image, outputs[0], strength)
             return Translation(output, [FaceResult(aligned=image, output=output, group=groups[0])])
-        faces = self._find_faces(image, direction)
+        faces, skipped = self._find_faces(image, direction, min_face)
         if largest_face:
             faces = [min(faces, key=lambda face: face.scale)]  # the least enlarged: the largest in the photo
         outputs, groups = self._translate_routed([face.image for face in faces], direction, group)
         outputs = [_blend(face.image, output, strength) for face, output in zip(faces, outputs)]
         replaced = paste_back(image, list(zip(faces, outputs)), key_light_background=self.keys_background(direction))
-        results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(), chosen)
+        results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(),
+                              chosen, self._soft_note(face) if direction == "cartoonize" else None)
                    for face, output, chosen in zip(faces, outputs, groups)]
-        return Translation(replaced, results)
+        return Translation(replaced, results, skipped)
+
+    def _soft_note(self, face: AlignedFace) -> str | None:
+        # Measured against the model's input size: a 256-px template feeding a 128-px model is not an enlargement.
+        enlarged = face.scale * self.info.size / max(face.template.size)
+        if enlarged <= SOFT_UPSCALE:
+            return None
+        return (f"small face: enlarged {enlarged:.1f}× to the style's {self.info.size}-px face, so its aligned cartoon "
+                "looks soft when shown large")
 
     def translate_aligned(self, faces: list[ImageInput], direction: str, batch_size: int = 8, group: str | None = None) -> list[np.ndarray]:
         """Translate aligned crops (any size; the model runs at its own size and the result is resized back)."""
@@ -204,13 +227,21 @@ class Style:
                     outputs[i] = resize_image(tensor_to_image(t), (images[i].shape[1], images[i].shape[0]))
         return outputs, groups
 
-    def _find_faces(self, image: np.ndarray, direction: str) -> list[AlignedFace]:
-        if direction == "cartoonize":
-            faces = detect(image)
-            if not faces:
-                raise NoFaceFound("no face found")
-            return [align_face(image, face, self.template) for face in faces]
-        return [self._align_cartoon(image)]
+    def _find_faces(self, image: np.ndarray, direction: str, min_face: float) -> tuple[list[AlignedFace], list[SkippedFace]]:
+        if direction != "cartoonize":
+            return [self._align_cartoon(image)], []
+        found = detect(image)
+        if not found:
+            raise NoFaceFound("no face found")
+        kept = [face for face in found if face.width >= min_face]
+        skipped = [SkippedFace([round(float(v), 1) for v in face.box],
+                               f"face {face.width:.0f} px wide, under the minimum of {min_face:g} px: left as it is")
+                   for face in found if face.width < min_face]
+        if not kept:
+            widest = max(face.width for face in found)
+            raise FaceTooSmall(f"{_faces(len(found))} found, all under {min_face:g} px wide (the widest is {widest:.0f} px); "
+                               "a smaller minimum face size translates them anyway")
+        return [align_face(image, face, self.template) for face in kept], skipped
 
     def _align_cartoon(self, image: np.ndarray) -> AlignedFace:
         height, width = image.shape[:2]
@@ -238,6 +269,10 @@ class Style:
             if np.abs(found - template_points).max() < tolerance:
                 break
         return matrix, points
+
+
+def _faces(count: int) -> str:
+    return f"{count} face" + ("" if count == 1 else "s")
 
 
 def _blend(source: np.ndarray, output: np.ndarray, strength: float) -> np.ndarray:

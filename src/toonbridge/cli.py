@@ -24,8 +24,9 @@ console = Console()
 
 Photos = Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.",
                                              show_default=False)]
-Detector = Annotated[str, typer.Option(help="auto (HOG; the CNN confirms weak hits and searches where HOG finds "
-                                                 "nothing), hog or cnn.")]
+Detector = Annotated[str, typer.Option(help="auto (BlazeFace over tiles when installed, else dlib), blazeface, "
+                                                 "thorough (finer tiles plus HOG: slower, finds more), dlib (HOG with "
+                                                 "the CNN where HOG is unsure), hog or cnn.")]
 Progress = Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")]
 
 
@@ -165,6 +166,7 @@ class _TranslateOptions:
     device: str = "cpu"
     cutout: bool = False
     as_json: bool = False
+    min_face: float = 24.0
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -175,6 +177,7 @@ Largest = Annotated[bool, typer.Option("--largest", help="Only the largest face 
 ImageFormat = Annotated[str, typer.Option("--format", help="Output files: png, jpg or webp.")]
 Quality = Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")]
 InferenceDevice = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+MinFace = Annotated[float, typer.Option("--min-face", min=0.0, help="Leave faces narrower than this many pixels as they are (said on stderr).")]
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 
 
@@ -182,7 +185,8 @@ OUTPUT_FORMATS = ("png", "jpg", "webp")
 def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
-               device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False) -> None:
+               device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False,
+               min_face: MinFace = 24.0) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -193,7 +197,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
-        as_json=as_json))
+        as_json=as_json, min_face=min_face))
 
 
 @app.command()
@@ -237,17 +241,18 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
     def work(path: Path) -> dict:
         result = chosen.translate(path, direction, aligned=aligned, group=options.group, strength=options.strength,
-                                  largest_face=options.largest)
+                                  largest_face=options.largest, min_face=options.min_face)
         faces = []
         for index, face in enumerate(result.faces):
-            entry = {"box": face.box, "landmarks5": face.landmarks5, "group": face.group}
+            entry = {"box": face.box, "landmarks5": face.landmarks5, "group": face.group, "note": face.note}
             if not aligned:
                 entry["output"] = str(save_image(face.output, output / f"{stems[path]}_{index}{suffix}", **save_options))
                 if options.cutout:  # always PNG: the alpha channel is the point
                     entry["cutout"] = str(save_image(chosen.cutout(face, direction), output / f"{stems[path]}_{index}_cutout.png"))
             faces.append(entry)
         written = save_image(result.image, output / f"{stems[path]}{suffix}", **save_options)
-        return {"file": str(path), "output": str(written), "faces": faces}
+        return {"file": str(path), "output": str(written), "faces": faces,
+                "skipped": [{"box": face.box, "note": face.note} for face in result.skipped]}
 
     records: list[dict] = []
     verb = "cartoonizing" if direction == "cartoonize" else "realizing"
@@ -260,6 +265,14 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
             groups = [face["group"] for face in record["faces"] if face["group"]]  # the branch of each face (group styles)
             count = len(record["faces"])
             print(f"{record['output']}: {count} face{'' if count == 1 else 's'}" + (f" ({', '.join(groups)})" if groups else ""))
+    if not options.as_json:  # what was left out or may look wrong, even with -q
+        for record in records:
+            for index, face in enumerate(record["faces"]):
+                if face["note"]:
+                    print(f"note: {record['file']}: face {index}: {face['note']}", file=sys.stderr)
+            for face in record["skipped"]:
+                x0, y0, x1, y1 = face["box"]
+                print(f"note: {record['file']}: {face['note']} (at x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f}; --min-face)", file=sys.stderr)
     _finish(len(report.failures), len(paths))
 
 

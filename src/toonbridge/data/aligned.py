@@ -28,7 +28,8 @@ def aligned_domain(domain: Domain, template: str, *, cache_dir: str | Path | Non
         return domain
     root = Path(os.path.commonpath([sample.path.parent for sample in domain.samples]))
     folder = Path(cache_dir) if cache_dir is not None else cache_root() / "aligned" / _folder_name(domain.name, template)
-    prepare_folder(root, folder, PrepareOptions(template=template, faces="largest"), show_progress=show_progress,
+    # dlib, as every recorded recipe's data was aligned with (docs/models.md); BlazeFace came later ([in-the-wild]).
+    prepare_folder(root, folder, PrepareOptions(template=template, faces="largest", detector="dlib"), show_progress=show_progress,
                    photos=[sample.path for sample in domain.samples], print_failures=False)
     by_source = {sample.labels["source"]: sample for sample in read_manifest(folder / "manifest.csv")}
     samples = []

@@ -1,4 +1,6 @@
-"""Geometric augmentations that move the landmarks with the pixels (a flip also swaps left and right points)."""
+"""Augmentations: geometric ones that move the landmarks with the pixels (a flip also swaps left and right points),
+a tight re-framing that shows a model what a frame-filling photo looks like once aligned, and the photometric
+damage of casual phone photos."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import cv2
 import numpy as np
 import torch
 
-from toonbridge.faces.align import apply_transform
-from toonbridge.faces.landmarks import flip_landmarks
+from toonbridge.faces.align import apply_transform, warp_padded
+from toonbridge.faces.landmarks import box_from_five, flip_landmarks
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,11 @@ class AugmentConfig:
     max_scale: float = 0.05  # zoom by a factor in [1 - max_scale, 1 + max_scale]
     max_rotation_degrees: float = 5.0
     max_shift: float = 0.03  # translation, as a fraction of the output size
+    # [in-the-wild] Probability of cutting the image to its face (0-25 % margins) and padding the rest as
+    # alignment pads a photo that ends there (profile pictures, passport photos, UTKFace-like chips).
+    tight_framing: float = 0.0
+    # Probability of each photometric damage: blur, sensor noise, JPEG, low light, a colour cast.
+    degrade: float = 0.0
 
     @classmethod
     def none(cls) -> "AugmentConfig":
@@ -46,7 +53,45 @@ def augment(
         output = image
     if landmarks is not None:
         landmarks = apply_transform(matrix, landmarks)
+        if config.tight_framing and rng.random() < config.tight_framing:
+            output = cut_to_face(output, landmarks, rng)
+    if config.degrade:
+        output = degrade(output, config.degrade, rng)
     return output, landmarks
+
+
+def cut_to_face(image: np.ndarray, landmarks5: np.ndarray, rng: np.random.Generator, max_margin: float = 0.25) -> np.ndarray:
+    """Keep the face's landmark box plus random margins of 0-``max_margin`` of its size on each side, and pad
+    the rest exactly as alignment pads a photo that ends there (mirrored, blurred, faded to its median colour)."""
+    x0, y0, x1, y1 = box_from_five(landmarks5)
+    width, height = x1 - x0, y1 - y0
+    left, right = x0 - rng.uniform(0, max_margin) * width, x1 + rng.uniform(0, max_margin) * width
+    top, bottom = y0 - rng.uniform(0, max_margin) * height, y1 + rng.uniform(0, max_margin) * height
+    size_y, size_x = image.shape[:2]
+    left, top = int(np.clip(np.floor(left), 0, size_x - 2)), int(np.clip(np.floor(top), 0, size_y - 2))
+    right, bottom = int(np.clip(np.ceil(right), left + 2, size_x)), int(np.clip(np.ceil(bottom), top + 2, size_y))
+    chip = np.ascontiguousarray(image[top:bottom, left:right])
+    shift = np.array([[1.0, 0.0, left], [0.0, 1.0, top]])  # chip pixel -> image pixel
+    return warp_padded(chip, shift, (size_x, size_y), padding="blur")
+
+
+def degrade(image: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
+    """Casual-photo damage, each kind with ``probability``: defocus blur, sensor noise, JPEG artefacts, low light
+    (darker, gamma up) and a colour cast."""
+    result = image.astype(np.float32)
+    if rng.random() < probability:
+        result = cv2.GaussianBlur(result, (0, 0), rng.uniform(0.5, 1.5))
+    if rng.random() < probability:  # low light: darker, with the shadows crushed
+        result = 255.0 * (result / 255.0) ** rng.uniform(1.2, 2.0) * rng.uniform(0.5, 0.85)
+    if rng.random() < probability:
+        result = result * rng.uniform(0.85, 1.15, size=3)
+    if rng.random() < probability:
+        result = result + rng.normal(0, rng.uniform(2, 10), result.shape)
+    result = np.clip(np.round(result), 0, 255).astype(np.uint8)
+    if rng.random() < probability:
+        ok, encoded = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 70))])
+        result = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)  # channel order is irrelevant to the round trip
+    return result
 
 
 def _jitter_matrix(width: int, height: int, size: int, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

@@ -19,6 +19,7 @@ from toonbridge.batch import BatchReport, expand_inputs, run_batch
 from toonbridge.data.manifest import Sample, csv_text, write_manifest
 from toonbridge.errors import DatasetError, FaceTooSmall, ToonbridgeError
 from toonbridge.faces import Template, align_face, detect, get_template
+from toonbridge.faces.detection import DETECTOR_METHODS, DetectorMethod
 from toonbridge.imageio import load_image, save_image, write_text_atomic
 
 JOURNAL = ".prepare-journal.jsonl"
@@ -30,13 +31,13 @@ class PrepareOptions:
     template: str = "bitmoji"
     faces: Literal["all", "largest"] = "all"
     max_upscale: float = 2.0  # faces that would be enlarged more than this are skipped as too small
-    detector: Literal["auto", "hog", "cnn"] = "auto"
+    detector: DetectorMethod = "auto"
 
     def __post_init__(self):
         if self.faces not in ("all", "largest"):
             raise ValueError(f"faces must be 'all' or 'largest', not {self.faces!r}")
-        if self.detector not in ("auto", "hog", "cnn"):
-            raise ValueError(f"unknown detector method {self.detector!r}; choose auto, hog or cnn")
+        if self.detector not in DETECTOR_METHODS:
+            raise ValueError(f"unknown detector method {self.detector!r}; choose one of {', '.join(DETECTOR_METHODS)}")
         if self.max_upscale <= 0:
             raise ValueError("max_upscale must be positive")
 

@@ -24,7 +24,7 @@ def face_embedding(image: ImageInput, face: Face | None = None) -> np.ndarray | 
     """The 128-d embedding of ``face`` (default: the largest detected face); None if no face is found."""
     image = load_image(image)
     if face is None:
-        faces = detect(image)
+        faces = detect(image, "dlib")  # the detector every published identity figure was measured with
         if not faces:
             return None
         face = max(faces, key=lambda f: f.width)

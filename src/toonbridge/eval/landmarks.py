@@ -5,11 +5,17 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from toonbridge.faces.detection import Face
 from toonbridge.faces.landmarks import inter_ocular_distance_68, normalised_mean_error
+
+
+class HasBox(Protocol):
+    @property
+    def box(self) -> Sequence[float]: ...
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,10 @@ def read_landmarks68(csv_path: str | Path) -> dict[str, list[AnnotatedFace]]:
     return by_file
 
 
-def match_faces(truth: list[AnnotatedFace], found: list[Face]) -> dict[int, Face]:
-    """Pair annotations with detections one to one: a detection matches an annotation when its box centre lies
-    inside the annotation's landmark box; the nearest centres are paired first. Returns {annotation index: face}."""
+def match_faces(truth: Sequence[HasBox], found: list[Face]) -> dict[int, Face]:
+    """Pair annotations (anything with a ``box``: x0, y0, x1, y1) with detections one to one: a detection matches
+    an annotation when its box centre lies inside the annotation's box; the nearest centres are paired first.
+    Returns {annotation index: face}."""
     candidates = []
     for i, annotation in enumerate(truth):
         x0, y0, x1, y1 = annotation.box

@@ -14,6 +14,10 @@ from toonbridge.faces.templates import Template, get_template
 from toonbridge.imageio import ImageInput, load_image
 
 
+# Faces narrower than this (detector box, photo pixels) are not translated by default, with a note: below it the
+# landmarks, and so the alignment, are unreliable, and the pasted cartoon would be a few pixels of colour.
+MIN_FACE_PX = 24.0
+
 @dataclass(frozen=True)
 class AlignedFace:
     image: np.ndarray = field(repr=False)  # template-sized RGB uint8
@@ -94,12 +98,18 @@ def warp_to_template(image: np.ndarray, matrix: np.ndarray, template: Template, 
     ``padding="edge"`` repeats the border pixels: no mirrored features at all, for a landmark model to read.
     ``landmarks5`` are the face's points in the photo, if known; otherwise the template's own points stand in.
     """
-    border = cv2.BORDER_REPLICATE if padding == "edge" else cv2.BORDER_REFLECT_101
-    aligned = _warp_antialiased(image, matrix, template.size, border)
-    if padding == "blur":
-        aligned = _soften_padding(aligned, image.shape[:2], matrix)
+    aligned = warp_padded(image, matrix, template.size, padding)
     points = apply_transform(matrix, landmarks5) if landmarks5 is not None else np.array(template.points5, dtype=np.float64)
     return AlignedFace(image=aligned, matrix=matrix, template=template, landmarks5=points)
+
+
+def warp_padded(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int],
+                padding: Literal["blur", "reflect", "edge"] = "blur") -> np.ndarray:
+    """``image`` warped by ``matrix`` into a ``size`` crop, where the crop reaches past the image padded as
+    alignment pads it. Training uses it too, to show a model what a frame-filling photo looks like once aligned."""
+    border = cv2.BORDER_REPLICATE if padding == "edge" else cv2.BORDER_REFLECT_101
+    warped = _warp_antialiased(image, matrix, size, border)
+    return _soften_padding(warped, image.shape[:2], matrix) if padding == "blur" else warped
 
 
 def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], border: int = cv2.BORDER_REFLECT_101) -> np.ndarray:

@@ -1,32 +1,52 @@
-"""Face detection with 68-point landmarks: dlib's HOG detector, its CNN (MMOD) detector, or HOG with a CNN fallback.
+"""Face detection with 68-point landmarks.
 
-Measured on ``../shared/data/helen_test`` (see docs/benchmarks.md): HOG alone misses a few strongly turned or
-tilted faces that the CNN finds, but the CNN costs ~1 s per photo on 2 cores, so ``auto`` (the default) only runs
-it on photos where HOG found nothing.
+``auto`` (the default) finds faces with MediaPipe's BlazeFace over tiles of the photo (``faces/blazeface.py``) and
+fits dlib's 68 landmarks in each box. On photos as people take them (benchmarks/faces_wild.py: group shots with
+faces of 25-150 px, small HELEN photos, faces that fill the frame) it finds 0.98 of the faces ≥ 30 px wide where
+dlib's HOG with a CNN fallback finds 0.78; on HELEN test both find all. Without the BlazeFace wheel, ``auto`` falls
+back to ``dlib``: HOG, with the CNN to confirm weak hits and to search photos where HOG finds nothing.
+``thorough`` adds finer tiles and an upsampled HOG search, for photos where every face counts more than time.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
 import numpy as np
 
-from toonbridge.faces import _dlib_models
+from toonbridge.faces import _dlib_models, blazeface
 from toonbridge.faces.landmarks import five_from_68
 from toonbridge.imageio import ImageInput, load_image
 
-DetectorMethod = Literal["auto", "hog", "cnn"]
+DetectorMethod = Literal["auto", "blazeface", "thorough", "dlib", "hog", "cnn"]
+DETECTOR_METHODS = ("auto", "blazeface", "thorough", "dlib", "hog", "cnn")
 
-# The shape predictor was trained on HOG boxes. MMOD boxes sit higher and are a little smaller; scripts/
-# calibrate_cnn_boxes.py measured the mapping on 190 faces of ../shared/data/helen (train) that both detectors
-# find: centre +0.04 box widths right and +0.07 down, width ×1.05. It lowers the CNN path's landmark NME there from
-# 0.035 to 0.029.
-_CNN_TO_HOG_SHIFT_X = 0.04
-_CNN_TO_HOG_SHIFT_Y = 0.07
-_CNN_TO_HOG_SCALE = 1.05
+
+@dataclass(frozen=True)
+class BoxToHog:
+    """Where dlib's shape predictor wants a detector's box: it was trained on HOG boxes. Centre shifts in box
+    widths, and the width ratio, measured by scripts/calibrate_detector_boxes.py on ../shared/data/helen (train)
+    faces that both detectors find."""
+
+    shift_x: float
+    shift_y: float
+    scale: float
+
+    def apply(self, box: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        width = (x1 - x0) * self.scale
+        cx = (x0 + x1) / 2 + self.shift_x * (x1 - x0)
+        cy = (y0 + y1) / 2 + self.shift_y * (x1 - x0)
+        return np.array([cx - width / 2, cy - width / 2, cx + width / 2, cy + width / 2])
+
+
+# MMOD boxes sit higher and are a little smaller (190 faces; landmark NME 0.035 -> 0.029 with the mapping);
+# BlazeFace boxes are a little larger (189 faces).
+BOX_TO_HOG = {"cnn": BoxToHog(0.04, 0.07, 1.05), "blazeface": BoxToHog(0.0, 0.025, 0.945)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,10 @@ class DetectorConfig:
     # The CNN is slow; it searches a copy whose longer side is at most this.
     cnn_max_side: int = 512
     cnn_threshold: float = 0.3
+    # BlazeFace tiles: the default finds faces from ~30 px; ``thorough`` uses smaller tiles (faces from ~20 px)
+    # and a lower score threshold.
+    tiles: blazeface.TileOptions = blazeface.TileOptions()
+    thorough_tiles: blazeface.TileOptions = blazeface.TileOptions(tile=192, overlap=64, threshold=0.4)
     # In ``auto`` mode, HOG detections with a margin below this are kept only if the CNN also finds a face there
     # (a quick look at a small crop): weak HOG hits are where its false positives are (badges, patterns).
     verify_below: float = 0.5
@@ -77,28 +101,48 @@ class FaceDetector:
 
     def __init__(self, config: DetectorConfig | None = None):
         self.config = config or DetectorConfig()
-        if self.config.method not in ("auto", "hog", "cnn"):
-            raise ValueError(f"unknown detector method {self.config.method!r}; choose auto, hog or cnn")
+        if self.config.method not in DETECTOR_METHODS:
+            raise ValueError(f"unknown detector method {self.config.method!r}; choose one of {', '.join(DETECTOR_METHODS)}")
+        self.method = self.config.method
+        if self.method == "auto":
+            self.method = "blazeface" if blazeface.available() else "dlib"
+            if self.method == "dlib":
+                _note_once(f"note: BlazeFace is not installed ({blazeface.INSTALL_HINT}); detecting with dlib, "
+                           "which misses more small faces")
 
     def __call__(self, image: ImageInput) -> list[Face]:
         rgb = load_image(image)
-        if min(rgb.shape[:2]) < 8:  # nothing can be recognised as a face; dlib would only waste time
+        if min(rgb.shape[:2]) < 8:  # nothing can be recognised as a face; the detectors would only waste time
             return []
-        method = self.config.method
-        boxes: list[tuple[np.ndarray, float, str]] = []
-        if method in ("auto", "hog"):
-            boxes = self._hog_boxes(rgb)
-        if method == "auto":
-            boxes = [b for b in boxes if b[1] >= self.config.verify_below or self._cnn_confirms(rgb, b[0])]
-        if method == "cnn" or (method == "auto" and not boxes):
-            boxes = self._cnn_boxes(rgb)
+        boxes = self._boxes(rgb)
         faces = [self._fit_landmarks(rgb, box, score, name) for box, score, name in boxes]
         return sorted(faces, key=lambda face: (face.box[0], face.box[1]))
 
-    def _hog_boxes(self, rgb: np.ndarray):
+    def _boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, str]]:
+        method = self.method
+        if method == "blazeface":
+            return self._blazeface_boxes(rgb, self.config.tiles)
+        if method == "thorough":
+            found = self._blazeface_boxes(rgb, self.config.thorough_tiles)
+            extra = [hit for hit in self._hog_boxes(rgb, upsample=1) if not _same_face(hit[0], found)]
+            return found + [hit for hit in extra if hit[1] >= self.config.verify_below or self._cnn_confirms(rgb, hit[0])]
+        boxes = self._hog_boxes(rgb) if method in ("dlib", "hog") else []
+        if method == "dlib":
+            boxes = [b for b in boxes if b[1] >= self.config.verify_below or self._cnn_confirms(rgb, b[0])]
+        if method == "cnn" or (method == "dlib" and not boxes):
+            boxes = self._cnn_boxes(rgb)
+        return boxes
+
+    def _blazeface_boxes(self, rgb: np.ndarray, tiles: blazeface.TileOptions):
+        scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
+        boxes, scores = blazeface.find_faces(_resized(rgb, scale), tiles)
+        return [(BOX_TO_HOG["blazeface"].apply(box / scale), float(score), "blazeface") for box, score in zip(boxes, scores)]
+
+    def _hog_boxes(self, rgb: np.ndarray, upsample: int | None = None):
         scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
         search = _resized(rgb, scale)
-        upsample = 1 if max(search.shape[:2]) < self.config.upsample_below else 0
+        if upsample is None:
+            upsample = 1 if max(search.shape[:2]) < self.config.upsample_below else 0
         rects, scores, _ = _dlib_models.hog_detector().run(search, upsample, self.config.hog_threshold)
         return [(_rect_to_box(rect) / scale, float(score), "hog") for rect, score in zip(rects, scores)]
 
@@ -110,11 +154,7 @@ class FaceDetector:
         for detection in _dlib_models.cnn_detector()(search, upsample):
             if detection.confidence < self.config.cnn_threshold:
                 continue
-            x0, y0, x1, y1 = _rect_to_box(detection.rect) / scale
-            width = (x1 - x0) * _CNN_TO_HOG_SCALE
-            cx = (x0 + x1) / 2 + _CNN_TO_HOG_SHIFT_X * (x1 - x0)
-            cy = (y0 + y1) / 2 + _CNN_TO_HOG_SHIFT_Y * (x1 - x0)
-            box = np.array([cx - width / 2, cy - width / 2, cx + width / 2, cy + width / 2])
+            box = BOX_TO_HOG["cnn"].apply(_rect_to_box(detection.rect) / scale)
             found.append((box, float(detection.confidence), "cnn"))
         return found
 
@@ -145,6 +185,20 @@ class FaceDetector:
         return Face(box=tuple(float(v) for v in box), score=score, landmarks68=points, detector=detector)
 
 
+def _same_face(box: np.ndarray, others: list[tuple[np.ndarray, float, str]]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(o[0][0] <= cx <= o[0][2] and o[0][1] <= cy <= o[0][3] for o in others)
+
+
+_notes_given: set[str] = set()
+
+
+def _note_once(text: str) -> None:
+    if text not in _notes_given:
+        _notes_given.add(text)
+        print(text, file=sys.stderr)
+
+
 def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
     if scale >= 1.0:
         return rgb
@@ -162,7 +216,9 @@ _default_detectors: dict[DetectorConfig, FaceDetector] = {}
 
 
 def detect(image: ImageInput, method: DetectorMethod = "auto") -> list[Face]:
-    """Every face in ``image`` (a path, bytes, PIL image or RGB array), left to right, each with 68 landmarks."""
+    """Every face in ``image`` (a path, bytes, PIL image or RGB array), left to right, each with 68 landmarks.
+    ``method``: ``auto`` (BlazeFace when installed, else ``dlib``), ``blazeface``, ``thorough``, ``dlib``, ``hog``
+    or ``cnn``."""
     config = DetectorConfig(method=method)
     detector = _default_detectors.setdefault(config, FaceDetector(config))
     return detector(image)

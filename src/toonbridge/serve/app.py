@@ -35,6 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toonbridge.errors import FaceTooSmall, ImageTooLarge, InvalidImage, NoFaceFound, ToonbridgeError, UnknownName
+from toonbridge.faces.align import MIN_FACE_PX
 
 DIRECTION_NAMES = ("cartoonize", "realize")
 
@@ -186,11 +187,13 @@ def create_app(config: ServeConfig = ServeConfig()):
         return Response(examples[style], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     async def translate(direction: str, image: UploadFile, style: str, group: str, response_format: str,
-                        strength: float = 1.0, largest: bool = False):
+                        strength: float = 1.0, largest: bool = False, min_face: float = MIN_FACE_PX):
         if response_format not in ("png", "json"):
             raise ClientError(422, "invalid_request", "format must be png or json")
         if not 0 <= strength <= 1:
             raise ClientError(422, "invalid_request", f"strength must be between 0 and 1, not {strength}")
+        if not 0 <= min_face <= 10_000:
+            raise ClientError(422, "invalid_request", f"min_face must be between 0 and 10000 pixels, not {min_face}")
         data = await image.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
             raise ClientError(413, "upload_too_large", _too_large_message(config))
@@ -203,7 +206,7 @@ def create_app(config: ServeConfig = ServeConfig()):
             chosen.route([], direction, group)
         except ToonbridgeError as error:
             raise ClientError(422, "unknown_group", str(error)) from None
-        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels, strength, largest),
+        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels, strength, largest, min_face),
                                 config.timeout_s)
         if response_format == "json":
             return _json_result(style, direction, result)
@@ -211,10 +214,11 @@ def create_app(config: ServeConfig = ServeConfig()):
 
     @app.post("/v1/cartoonize", responses={200: {"content": {"image/png": {}}}})
     async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
-                         strength: float = Form(1.0), largest: bool = Form(False),
+                         strength: float = Form(1.0), largest: bool = Form(False), min_face: float = Form(MIN_FACE_PX),
                          format: str = Query("png", description="png or json")):
-        """The photo with every face turned into a cartoon face (PNG), or with per-face results (JSON)."""
-        return await translate("cartoonize", image, style, group, format, strength, largest)
+        """The photo with every face turned into a cartoon face (PNG), or with per-face results (JSON). Faces
+        narrower than ``min_face`` pixels are left as they are (JSON: ``skipped``)."""
+        return await translate("cartoonize", image, style, group, format, strength, largest, min_face)
 
     @app.post("/v1/realize", responses={200: {"content": {"image/png": {}}}})
     async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
@@ -225,12 +229,13 @@ def create_app(config: ServeConfig = ServeConfig()):
     return app
 
 
-def _translate(style, data: bytes, direction: str, group: str, max_pixels: int, strength: float = 1.0, largest: bool = False):
+def _translate(style, data: bytes, direction: str, group: str, max_pixels: int, strength: float = 1.0, largest: bool = False,
+               min_face: float = MIN_FACE_PX):
     from toonbridge.imageio import load_image
 
     try:
         image = load_image(data, max_pixels=max_pixels)
-        return style.translate(image, direction, group=group, strength=strength, largest_face=largest)
+        return style.translate(image, direction, group=group, strength=strength, largest_face=largest, min_face=min_face)
     except ImageTooLarge as error:
         raise ClientError(413, "image_too_large", str(error)) from None
     except InvalidImage as error:
@@ -243,9 +248,9 @@ def _translate(style, data: bytes, direction: str, group: str, max_pixels: int, 
 
 def _json_result(style: str, direction: str, result) -> dict:
     return {"style": style, "direction": direction, "image": base64.b64encode(_png(result.image)).decode(), "faces": [
-        {"box": face.box, "landmarks5": face.landmarks5, "group": face.group,
+        {"box": face.box, "landmarks5": face.landmarks5, "group": face.group, "note": face.note,
          "aligned": base64.b64encode(_png(face.aligned)).decode(), "output": base64.b64encode(_png(face.output)).decode()}
-        for face in result.faces]}
+        for face in result.faces], "skipped": [{"box": face.box, "note": face.note} for face in result.skipped]}
 
 
 def _png(image) -> bytes:

@@ -131,6 +131,10 @@ class UnpairedData:
     also_a: list[dict] = field(default_factory=list)
     also_b: list[dict] = field(default_factory=list)
     augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.03, "max_rotation_degrees": 3.0, "max_shift": 0.02})
+    # [in-the-wild] Photo side only: how often a photo is cut to its face and re-padded as alignment pads a
+    # frame-filling photo, and how often each casual-photo damage is applied (data/augment.py).
+    tight_framing_a: float = 0.0
+    degrade_a: float = 0.0
 
     def domains(self):
         return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a"),
@@ -141,7 +145,8 @@ class UnpairedData:
 
         side_a, side_b = self.domains()
         augment = AugmentConfig(**self.augment)
-        return UnpairedDataset(DomainImages(side_a, self.size, augment, seed), DomainImages(side_b, self.size, augment, seed + 1))
+        augment_a = dataclasses.replace(augment, tight_framing=self.tight_framing_a, degrade=self.degrade_a)
+        return UnpairedDataset(DomainImages(side_a, self.size, augment_a, seed), DomainImages(side_b, self.size, augment, seed + 1))
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:

@@ -1,0 +1,205 @@
+"""[in-the-wild]: BlazeFace over tiles finds small and frame-filling faces, small faces get a note or are left out,
+and the benchmark of real-life photos builds and scores."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import SAMPLE
+from toonbridge.cli import app
+from toonbridge.errors import FaceTooSmall
+from toonbridge.faces import DetectorConfig, FaceDetector, blazeface, detect
+from toonbridge.faces.blazeface import tile_origins
+
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.fixture(scope="module")
+def needs_blazeface():
+    if not blazeface.available():
+        if IN_CI:
+            pytest.fail(f"CI installs BlazeFace with the README's set-up command ({blazeface.INSTALL_HINT})")
+        pytest.skip(f"needs BlazeFace ({blazeface.INSTALL_HINT})")
+
+
+def _scene(sample_rgb, sample_face, face_width: float, size=(640, 480), at=(400, 300)) -> tuple[np.ndarray, np.ndarray]:
+    """The sample's face (with its surroundings) scaled to ``face_width`` and placed at ``at`` in a grey, noisy
+    640×480 scene; returns the scene and the face's 68 points in it."""
+    scale = face_width / sample_face.width
+    cx, cy = (sample_face.box[0] + sample_face.box[2]) / 2, (sample_face.box[1] + sample_face.box[3]) / 2
+    matrix = np.array([[scale, 0, at[0] - cx * scale], [0, scale, at[1] - cy * scale]])
+    rng = np.random.default_rng(0)
+    backdrop = np.clip(rng.normal(120, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    warped = cv2.warpAffine(sample_rgb, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_TRANSPARENT, dst=backdrop.copy())
+    points = sample_face.landmarks68 * scale + matrix[:, 2]
+    return warped, points
+
+
+def test_tiles_cover_the_photo_with_overlap():
+    assert tile_origins(200, 288, 96) == [0]
+    origins = tile_origins(640, 288, 96)
+    assert origins[0] == 0 and origins[-1] == 640 - 288
+    assert all(b - a <= 288 - 96 for a, b in zip(origins, origins[1:]))  # every 96-px face lies whole in one tile
+
+
+def test_auto_is_blazeface_and_ignores_the_mission_patch(needs_blazeface, sample_rgb, sample_face):
+    # HOG alone also fires on the astronaut's mission patch; neither auto (BlazeFace) nor dlib (HOG, its weak hits
+    # confirmed by the CNN) keeps it.
+    assert len(FaceDetector(DetectorConfig(method="hog"))(sample_rgb)) == 2
+    assert len(FaceDetector(DetectorConfig(method="dlib"))(sample_rgb)) == 1
+    assert sample_face.detector == "blazeface" and 0.5 < sample_face.score <= 1
+
+
+def test_a_35px_face_in_a_640px_photo_is_found_with_good_landmarks(needs_blazeface, sample_rgb, sample_face):
+    scene, truth = _scene(sample_rgb, sample_face, 35)
+    (face,) = detect(scene)
+    eyes = np.linalg.norm(truth[36] - truth[45])
+    assert np.linalg.norm(face.landmarks68 - truth, axis=1).mean() < 0.12 * eyes
+    # dlib's default search never looks at faces this small in a photo this large (the issue's miss).
+    assert FaceDetector(DetectorConfig(method="dlib"))(scene) == []
+
+
+def test_a_face_that_fills_the_frame_is_found(needs_blazeface, sample_rgb, sample_face):
+    x0, y0, x1, y1 = (int(round(v)) for v in sample_face.box)
+    tight = np.ascontiguousarray(sample_rgb[y0:y1, x0:x1])  # nothing around the face: a cropped profile picture
+    (face,) = detect(tight)
+    assert face.detector == "blazeface"
+
+
+def test_thorough_finds_at_least_what_auto_finds(needs_blazeface, sample_rgb, sample_face):
+    scene, _ = _scene(sample_rgb, sample_face, 26)
+    auto, thorough = detect(scene), detect(scene, "thorough")
+    assert len(thorough) >= len(auto) and len(thorough) >= 1
+
+
+def test_unknown_detector_method_is_refused():
+    with pytest.raises(ValueError, match="choose one of auto, blazeface, thorough, dlib, hog, cnn"):
+        FaceDetector(DetectorConfig(method="yolo"))
+
+
+# ---------------------------------------------------------------------------------------------- small faces
+
+
+@pytest.fixture(scope="module")
+def bitmoji():
+    from toonbridge.api import load
+
+    return load("bitmoji")
+
+
+def test_faces_under_the_minimum_are_left_as_they_are_with_a_note(needs_blazeface, bitmoji, sample_rgb, sample_face):
+    scene, _ = _scene(sample_rgb, sample_face, 20)
+    with pytest.raises(FaceTooSmall, match="1 face found, all under 24 px wide"):
+        bitmoji.translate(scene, "cartoonize")
+    result = bitmoji.translate(scene, "cartoonize", min_face=10)
+    assert len(result.faces) == 1 and not result.skipped
+    assert result.faces[0].note and "enlarged" in result.faces[0].note  # a 20-px face is enlarged ~3.5×
+
+
+def test_a_large_face_has_no_note_and_a_small_one_beside_it_is_skipped(needs_blazeface, bitmoji, sample_rgb, sample_face):
+    scene, _ = _scene(sample_rgb, sample_face, 20, at=(80, 80))
+    big = cv2.resize(sample_rgb, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    scene[480 - big.shape[0]:, 640 - big.shape[1]:] = big
+    result = bitmoji.translate(scene, "cartoonize")
+    assert len(result.faces) == 1 and result.faces[0].note is None
+    (skipped,) = result.skipped
+    assert "under the minimum of 24 px" in skipped.note and skipped.box[0] < 120
+    # The skipped face is left exactly as it was.
+    x0, y0, x1, y1 = (int(v) for v in skipped.box)
+    assert np.array_equal(result.image[y0:y1, x0:x1], scene[y0:y1, x0:x1])
+
+
+def test_cli_reports_skipped_faces_on_stderr_and_in_json(needs_blazeface, tmp_path, sample_rgb, sample_face):
+    scene, _ = _scene(sample_rgb, sample_face, 20, at=(80, 80))
+    big = cv2.resize(sample_rgb, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    scene[480 - big.shape[0]:, 640 - big.shape[1]:] = big
+    photo = tmp_path / "two.png"
+    Image.fromarray(scene).save(photo)
+    result = CliRunner().invoke(app, ["cartoonize", str(photo), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "under the minimum of 24 px: left as it is" in result.stderr and "--min-face" in result.stderr
+    result = CliRunner().invoke(app, ["cartoonize", str(photo), "-o", str(tmp_path / "out2"), "--json", "--min-face", "10"])
+    (record,) = json.loads(result.stdout)
+    assert len(record["faces"]) == 2 and record["skipped"] == []
+    assert sum(bool(face["note"]) for face in record["faces"]) == 1
+
+
+def test_rest_min_face(needs_blazeface, sample_rgb, sample_face):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from toonbridge.serve.app import ServeConfig, create_app
+
+    scene, _ = _scene(sample_rgb, sample_face, 20)
+    buffer = io.BytesIO()
+    Image.fromarray(scene).save(buffer, format="PNG")
+    with TestClient(create_app(ServeConfig())) as client:
+        post = lambda **fields: client.post("/v1/cartoonize", files={"image": ("s.png", buffer.getvalue())},  # noqa: E731
+                                            data={"style": "bitmoji", **fields}, params={"format": "json"})
+        refused = post()
+        assert refused.status_code == 422 and "under 24 px" in refused.json()["error"]["message"]
+        answer = post(min_face="10").json()
+        assert len(answer["faces"]) == 1 and "enlarged" in answer["faces"][0]["note"] and answer["skipped"] == []
+        assert post(min_face="-1").status_code == 422
+
+
+# ----------------------------------------------------------------------------------------------- the benchmark
+
+
+@pytest.mark.shared_data
+def test_the_wild_set_builds_and_blazeface_finds_more_than_dlib(needs_blazeface, shared_data, tmp_path):
+    from toonbridge.eval.wild_photos import build_wild_photos, load_wild_photos, score_detector
+
+    photos = build_wild_photos(shared_data, tmp_path, groups=3, small=2, tight=2, seed=1)
+    assert [p.kind for p in photos] == ["group"] * 3 + ["small"] * 2 + ["tight"] * 2
+    assert load_wild_photos(tmp_path) == photos  # truth.json reads back
+    for photo in photos:
+        image = Image.open(tmp_path / photo.file)
+        assert image.size == (640, 480) or photo.kind != "group"
+        if photo.kind == "group":
+            assert 3 <= len(photo.faces) <= 6 and all(24 <= face.width <= 151 for face in photo.faces)
+    auto = score_detector(FaceDetector(DetectorConfig(method="auto")), photos, tmp_path)
+    dlib = score_detector(FaceDetector(DetectorConfig(method="dlib")), photos, tmp_path)
+    assert auto.recall(30) >= 0.9 and auto.recall(30) >= dlib.recall(30)
+    assert np.mean(auto.nmes) < 0.08 and auto.false_per_photo() <= 0.3
+
+
+# ------------------------------------------------------------------------------------- training augmentations
+
+
+def test_cut_to_face_keeps_the_face_and_pads_the_rest_as_alignment_does(sample_rgb, sample_face):
+    from toonbridge.data.augment import cut_to_face
+    from toonbridge.faces import align_face
+    from toonbridge.faces.landmarks import box_from_five
+
+    aligned = align_face(sample_rgb, sample_face, "bitmoji")
+    rng = np.random.default_rng(0)
+    cut = cut_to_face(aligned.image, aligned.landmarks5, rng, max_margin=0.0)
+    x0, y0, x1, y1 = (int(round(v)) for v in box_from_five(aligned.landmarks5))
+    assert cut.shape == aligned.image.shape and cut.dtype == np.uint8
+    inner = (slice(y0 + 3, y1 - 3), slice(x0 + 3, x1 - 3))  # the face itself is untouched
+    assert np.abs(cut[inner].astype(int) - aligned.image[inner]).max() <= 1
+    corner = cut[:8, :8].reshape(-1, 3)  # far outside: faded to one flat colour
+    assert corner.std(axis=0).max() < 3 and np.abs(cut[:8, :8].astype(int) - aligned.image[:8, :8]).mean() > 5
+
+
+@pytest.mark.shared_data
+def test_degrade_damages_a_photo_and_the_photo_side_alone_gets_it(shared_data):
+    from toonbridge.data.augment import degrade
+    from toonbridge.train.config import UnpairedData
+
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    damaged = degrade(image, 1.0, np.random.default_rng(1))
+    assert damaged.shape == image.shape and damaged.dtype == np.uint8 and np.abs(damaged.astype(int) - image).mean() > 10
+    assert np.array_equal(degrade(image, 0.0, np.random.default_rng(1)), image)
+    dataset = UnpairedData(tight_framing_a=0.3, degrade_a=0.2).dataset(seed=0)
+    assert dataset.domain_a.augment_config.tight_framing == 0.3 and dataset.domain_a.augment_config.degrade == 0.2
+    assert dataset.domain_b.augment_config.tight_framing == 0 and dataset.domain_b.augment_config.degrade == 0
