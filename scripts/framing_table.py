@@ -4,8 +4,8 @@
                                     [--json runs/reports/framing.json] [--grid runs/reports/framing.png]
 
 Inputs are *unaligned* photos, as users send them: the UTKFace validation chips (200 px, the face filling the
-frame) per group (kid, teen, young, middle, elderly), and CelebA validation photos (the training framing) as the
-reference. Each goes through ``translate`` (detect, align with the usual padding, translate; ``--group auto``
+frame) per group (kid, teen, young, middle, elderly), HELEN test photos (casual photos: whole scenes, any light),
+and CelebA validation photos (the training framing) as the reference. Each goes through ``translate`` (detect, align with the usual padding, translate; ``--group auto``
 for group styles), and the aligned cartoon is measured: KID×100 against the validation Bitmoji (resized to 128 px)
 and gender kept (the photo's label against our Bitmoji gender classifier). The goal line of the issue: UTKFace men
 (young and middle-aged) kept male ≥ 90 %, and KID of each UTKFace group within 20 % of CelebA's.
@@ -45,6 +45,8 @@ def photo_sets(limit: int) -> dict[str, list]:
         sets[f"UTKFace {group}"] = utkface.where(f"group={group}").samples[:limit]
     sets["UTKFace men, young and middle"] = [s for s in utkface.samples if s.labels["gender"] == "male"
                                             and s.labels["group"] in ("young", "middle")][:limit]
+    # Casual photos: HELEN test (whole photos, any framing and light, the largest face; no gender labels).
+    sets["HELEN test (casual photos)"] = load_split("helen_test/images", "train", val_fraction=0.0).samples[:limit]
     return sets
 
 
