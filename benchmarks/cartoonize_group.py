@@ -71,7 +71,8 @@ def main() -> None:
     if not args.no_write:
         update_section("cartoonize-group", markdown_table(header, rows) +
                        "\n\nGoal ([in-the-wild]): ≤ 200 ms per face in all, on 2 cores. PyTorch fp32 or onnxruntime as "
-                       "`backend=\"auto\"` picks; the group style also runs its classifiers to route each face.",
+                       "`backend=\"auto\"` picks; the group style also runs its routers on each face. Timed beside other jobs "
+                       "on the same cores unless the date line says otherwise.",
                        "python benchmarks/cartoonize_group.py")
 
 

@@ -56,7 +56,7 @@ def test_the_bitmoji_backdrop_is_keyed_out_when_pasting(cartoonized, bitmoji, sa
 
     (face,) = cartoonized.faces
     assert 0.05 < light_background(face.output).mean() < 0.8
-    (aligned,) = bitmoji._find_faces(sample_rgb, "cartoonize")
+    (aligned,), _ = bitmoji._find_faces(sample_rgb, "cartoonize")
     unkeyed = paste_back(sample_rgb, [(aligned, face.output)])
     # Keying only ever brings the photo back: the keyed result is closer to the photo than the unkeyed paste
     # (0.905× on the sample, where the head mask already keeps most of the backdrop out).

