@@ -244,3 +244,13 @@ def test_face_probe_reads_the_face_networks_descriptor_and_stores_only_its_head(
     again = load_network(path)
     x = image_to_tensor(aligned.image)[None]
     assert torch.allclose(again(x), probe(x)) and again.predict(x) == probe.predict(x)
+
+
+@pytest.mark.shared_data
+def test_a_frame_filling_face_blazeface_scores_low_is_found_by_the_hog_search(needs_blazeface, shared_data):
+    from toonbridge.imageio import load_image
+
+    chip = load_image(shared_data / "utkface/faces/90_0_1_20170111205407457.webp")  # BlazeFace: 0.37
+    assert FaceDetector(DetectorConfig(method="blazeface", blazeface_verify_below=0.0))._blazeface_boxes(chip, DetectorConfig().tiles) == []
+    (face,) = detect(chip)
+    assert face.detector == "hog"

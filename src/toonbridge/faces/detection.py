@@ -126,8 +126,10 @@ class FaceDetector:
         method = self.method
         if method == "blazeface":
             found = self._blazeface_boxes(rgb, self.config.tiles)
-            return [hit for hit in found if hit[1] >= self.config.blazeface_verify_below
-                    or hit[0][2] - hit[0][0] < self.config.blazeface_verify_from or self._cnn_confirms(rgb, hit[0])]
+            kept = [hit for hit in found if hit[1] >= self.config.blazeface_verify_below
+                    or hit[0][2] - hit[0][0] < self.config.blazeface_verify_from or self._cnn_confirms(rgb, hit[0], pad=True)]
+            # Nothing at all: ask HOG too (cheap), for the rare face BlazeFace scores low (1 in 300 UTKFace chips).
+            return kept or [hit for hit in self._hog_boxes(rgb) if hit[1] >= self.config.verify_below or self._cnn_confirms(rgb, hit[0])]
         if method == "thorough":
             found = self._blazeface_boxes(rgb, self.config.thorough_tiles)
             extra = [hit for hit in self._hog_boxes(rgb, upsample=1) if not _same_face(hit[0], found)]
@@ -164,14 +166,21 @@ class FaceDetector:
             found.append((box, float(detection.confidence), "cnn"))
         return found
 
-    def _cnn_confirms(self, rgb: np.ndarray, box: np.ndarray) -> bool:
-        """Run the CNN on a crop twice the box's size, scaled so the face is ~100 px wide."""
+    def _cnn_confirms(self, rgb: np.ndarray, box: np.ndarray, pad: bool = False) -> bool:
+        """Run the CNN on a crop twice the box's size, scaled so the face is ~100 px wide. ``pad``: where the crop
+        reaches past the photo, fill with black instead of cutting it off, so a face that fills the frame (which
+        the CNN misses without surroundings) can still be confirmed."""
         x0, y0, x1, y1 = box
         width = x1 - x0
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        left, top = int(max(cx - width, 0)), int(max(cy - width, 0))
-        right, bottom = int(min(cx + width, rgb.shape[1])), int(min(cy + width, rgb.shape[0]))
-        crop = np.ascontiguousarray(rgb[top:bottom, left:right])
+        if pad:
+            left, top, side = int(cx - width), int(cy - width), int(2 * width)
+            shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top]])  # a whole-pixel shift: an exact copy
+            crop = cv2.warpAffine(rgb, shift, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        else:
+            left, top = int(max(cx - width, 0)), int(max(cy - width, 0))
+            right, bottom = int(min(cx + width, rgb.shape[1])), int(min(cy + width, rgb.shape[0]))
+            crop = np.ascontiguousarray(rgb[top:bottom, left:right])
         scale = 100.0 / max(width, 1.0)
         crop = _resized(crop, scale) if scale < 1 else cv2.resize(crop, None, fx=scale, fy=scale)
         for detection in _dlib_models.cnn_detector()(crop, 0):
