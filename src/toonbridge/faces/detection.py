@@ -69,7 +69,7 @@ class DetectorConfig:
     # finds a face there (a quick look at a small crop): weak HOG hits are where its false positives are (badges).
     verify_below: float = 0.5
     # The same for BlazeFace hits scoring below this (of 0-1) and at least ``blazeface_verify_from`` px wide: its
-    # weak large hits are patterns and badges; small faces score low too, and confirming each would cost ~50 ms.
+    # weak large hits are patterns and badges; small faces score low too, and a CNN run for each would add up.
     blazeface_verify_below: float = 0.65
     blazeface_verify_from: float = 64.0
 
@@ -108,6 +108,9 @@ class FaceDetector:
         if self.config.method not in DETECTOR_METHODS:
             raise ValueError(f"unknown detector method {self.config.method!r}; choose one of {', '.join(DETECTOR_METHODS)}")
         self.method = self.config.method
+        if self.method in ("blazeface", "thorough") and not blazeface.available():
+            # Said once, before any photo: otherwise every photo of a batch fails with the same message.
+            raise blazeface.DetectorUnavailable(f"the {self.method} detector needs BlazeFace ({blazeface.INSTALL_HINT})")
         if self.method == "auto":
             self.method = "blazeface" if blazeface.available() else "dlib"
             if self.method == "dlib":
