@@ -184,3 +184,79 @@ def test_cli_generate_writes_one_file_per_seed(tiny_generator, tmp_path):
     assert result.exit_code == 2 and "is a file" in result.output
     result = runner.invoke(app, ["generate", "-n", "0", "--weights", str(tiny_generator), "-o", str(tmp_path / "x")])
     assert result.exit_code == 2
+
+
+def test_a_face_pack_trains_as_the_folder_it_was_packed_from(tmp_path, faces):
+    """`data pack` writes what the config trains on; data.packed then reads it back: the same images (within
+    WebP's loss), the same deterministic flips, one gather per batch, and training from it resumes exactly."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from toonbridge.cli import app
+    from toonbridge.data import DomainImages, load_split
+    from toonbridge.data.packed import PackedImages
+
+    config = tmp_path / "sg.yaml"
+    config.write_text(yaml.safe_dump(_config(tmp_path, faces)))
+    pack = tmp_path / "faces.pack"
+    result = CliRunner().invoke(app, ["data", "pack", str(config), "-o", str(pack), "--quality", "100", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "faces of 16×16 px" in result.output
+    again = CliRunner().invoke(app, ["data", "pack", str(config), "-o", str(pack)])
+    assert again.exit_code == 2 and "exists" in again.output
+
+    source = DomainImages(load_split(str(faces), "train"), 16)
+    packed = PackedImages(pack, flip_probability=0.0)
+    assert len(packed) == len(source) and packed.names == [source[i]["name"] for i in range(len(source))]
+    originals = torch.stack([source[i]["image"] for i in range(len(source))])
+    for index in range(len(packed)):  # lossy WebP on pure noise, so: each image is nearest to its own original
+        distances = (originals - packed[index]["image"]).abs().mean(dim=(1, 2, 3))
+        assert int(distances.argmin()) == index and distances[index] < 0.15
+
+    flipping = PackedImages(pack, flip_probability=0.5, seed=3)
+    flipping.set_epoch(2)
+    batch = flipping.batch([0, 1, 2, 3, 4, 5])
+    flips = [flipping._flipped(i) for i in range(6)]
+    assert any(flips) and not all(flips)
+    for index, flipped in enumerate(flips):
+        expected = packed[index]["image"].flip(-1) if flipped else packed[index]["image"]
+        assert torch.equal(batch["image"][index], expected)
+
+    overrides = {"data": {"domain": str(faces), "size": 16, "packed": str(pack)}}
+    straight = train(config_from_dict(_config(tmp_path, faces, "packed", **overrides)), progress=False, log=lambda _: None)
+    train(config_from_dict(_config(tmp_path, faces, "packed-killed", steps=3, **overrides)), progress=False, log=lambda _: None)
+    resumed = train(config_from_dict(_config(tmp_path, faces, "packed-killed", **overrides)), resume=True, progress=False, log=lambda _: None)
+    a, b = (load_file(str(r.checkpoint / "weights.safetensors")) for r in (straight, resumed))
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_a_face_pack_refuses_what_is_not_one(tmp_path, faces):
+    from toonbridge.data.packed import read_pack, write_pack
+    from toonbridge.errors import DatasetError
+
+    other = tmp_path / "weights.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(other))
+    for path, message in ((other, "not a toonbridge face pack"), (tmp_path / "missing.pack", "cannot read")):
+        with pytest.raises(DatasetError, match=message):
+            read_pack(path)
+    mixed = [("a", np.zeros((16, 16, 3), np.uint8)), ("b", np.zeros((8, 8, 3), np.uint8))]
+    with pytest.raises(DatasetError, match="one image size"):
+        write_pack(mixed, tmp_path / "mixed.pack")
+    assert not (tmp_path / "mixed.pack").exists() and not (tmp_path / "mixed.pack.partial").exists()
+
+
+def test_the_shipped_generator_draws_faces_a_detector_finds():
+    """The packaged 128-px generator: a seed always draws the same face, seeds differ, truncation 0 is one
+    (average) face, and the face detector finds a face in nearly every draw (a random network draws none)."""
+    from toonbridge.api import generate
+    from toonbridge.faces import detect
+
+    faces = generate(8, seed=0, truncation=0.7)
+    assert faces[0].shape == (128, 128, 3)
+    assert np.array_equal(generate(1, seed=3, truncation=0.7)[0], faces[3])
+    assert np.abs(faces[0].astype(int) - faces[1]).mean() > 10
+    average = generate(2, seed=0, truncation=0.0)
+    assert np.abs(average[0].astype(int) - average[1]).max() <= 1
+    assert sum(len(detect(face)) == 1 for face in faces) >= 7

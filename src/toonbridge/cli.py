@@ -354,6 +354,39 @@ def data_prepare(
     _finish(len(result.report.failures), result.photos)
 
 
+@data_app.command("pack")
+def data_pack(
+    config: Annotated[Path, typer.Argument(help="A stylegan2 training config (YAML).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The pack file to write.", show_default=False)],
+    quality: Annotated[int, typer.Option(min=50, max=100, help="WebP quality of the packed images.")] = 92,
+    progress: Progress = None,
+) -> None:
+    """Write the face images a config trains on (aligned, resized) into one file, for a machine without the data
+    (set data.packed to it there)."""
+    from rich.progress import Progress as Bar
+
+    from toonbridge.data import tensor_to_image
+    from toonbridge.data.packed import write_pack
+    from toonbridge.train import load_config
+    from toonbridge.train.config import section
+    from toonbridge.train.stylegan import FaceImagesData
+
+    if output.exists():
+        _fail(f"-o {output} exists; choose a new file")
+    parsed = _make(lambda: load_config(config))
+    if parsed.method != "stylegan2":
+        _fail(f"only stylegan2 configs (one set of face images) can be packed, not {parsed.method}")
+    data = _make(lambda: section(FaceImagesData, parsed.data, "data"))
+    if data.packed:
+        _fail(f"{config} already reads the pack {data.packed}")
+    images = _make(lambda: data.images(parsed.seed, flip_probability=0.0))
+    with Bar(console=Console(stderr=True), disable=not _want_progress(progress)) as bar:
+        task = bar.add_task("packing", total=len(images))
+        items = ((item["name"], tensor_to_image(item["image"])) for item in map(images.__getitem__, range(len(images))))
+        written = _make(lambda: write_pack(items, output, quality=quality, on_image=lambda: bar.advance(task)))
+    print(f"{written} faces of {data.size}×{data.size} px in {output} ({output.stat().st_size / 2**20:.1f} MiB)")
+
+
 @data_app.command("info")
 def data_info(
     domain: Annotated[str, typer.Argument(help="A registered domain (e.g. celeba2bitmoji/photo), manifest or folder.")],

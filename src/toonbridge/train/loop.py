@@ -78,7 +78,7 @@ def train(config: TrainConfig, *, resume: bool = False, device: str = "cpu", pro
     stopped_by, step, finished_step = "steps", start_step, True
 
     def save(at_step: int) -> Path:
-        state = {"config": config.to_dict(), "rng": rng_state(), "wall_seconds": trained()}
+        state = {"config": config.to_dict(), "rng": rng_state(), "wall_seconds": trained(), "device": _describe(torch_device)}
         return save_checkpoint(config.run_dir, at_step, method.networks, method.optimizers, state,
                                method.extra_state(), keep=config.keep_checkpoints)
 
@@ -89,7 +89,7 @@ def train(config: TrainConfig, *, resume: bool = False, device: str = "cpu", pro
                 if step >= config.steps:
                     break
                 dataset.set_epoch(epoch)
-                batch = _to_device(default_collate([dataset[i] for i in indices]), torch_device)
+                batch = _to_device(_fetch(dataset, indices), torch_device)
                 finished_step = False
                 method.set_learning_rate_for(step)
                 losses = {name: float(value) for name, value in method.train_step(batch, step).items()}
@@ -209,7 +209,26 @@ def _device(name: str) -> torch.device:
         raise ToonbridgeError("--device cuda was asked for, but torch sees no CUDA device here")
     if name not in ("cpu", "cuda"):
         raise ToonbridgeError(f"--device must be cpu or cuda, not {name!r}")
+    if name == "cuda":
+        # Every method trains at fixed image sizes, so cuDNN's per-shape search pays off; TF32 for what runs in fp32.
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
     return torch.device(name)
+
+
+def _describe(device: torch.device) -> str:
+    """What the run trained on, for the recipe in docs/models.md (wall time means little without it)."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {torch.get_num_threads()} threads"
+
+
+def _fetch(dataset, indices: list[int]):
+    """One batch: a dataset that can gather a whole batch at once (``batch(indices)``) is asked to, which keeps a
+    GPU fed from this one process; any other is read item by item and collated."""
+    if hasattr(dataset, "batch"):
+        return dataset.batch(indices)
+    return default_collate([dataset[i] for i in indices])
 
 
 def _to_device(batch, device: torch.device):

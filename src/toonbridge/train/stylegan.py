@@ -25,6 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from toonbridge.data import AugmentConfig, DomainImages
+from toonbridge.data.packed import PackedImages
 from toonbridge.models import build
 from toonbridge.ops.diffaugment import diff_augment, parse_policy
 from toonbridge.train.config import ConfigError, TrainConfig, _load_with_extras, section
@@ -34,7 +35,10 @@ from toonbridge.train.method import TrainingMethod, register_method
 @dataclass
 class FaceImagesData:
     """The ``data`` section: one photo domain plus ``also`` (more domains, as in the supervised methods' data),
-    each aligned to the generator's framing (``align``) and resized to ``size``; x-flips are the only augmentation."""
+    each aligned to the generator's framing (``align``) and resized to ``size``; x-flips are the only augmentation.
+
+    ``packed`` names a face pack of these same images (``toonbridge data pack CONFIG``), read instead of the domains:
+    the way to train on a machine that has no copy of the data, and to keep a fast GPU fed."""
 
     domain: str = "celeba2bitmoji/photo"
     size: int = 64
@@ -42,9 +46,18 @@ class FaceImagesData:
     align: str | None = None
     also: list[dict] = field(default_factory=list)
     flip_probability: float = 0.5
+    packed: str | None = None
 
     def load(self, split: str = "train"):
         return _load_with_extras(self.domain, split, self.filters, self.align, self.also, "data.also")
+
+    def images(self, seed: int, flip_probability: float | None = None):
+        """The training images: the pack if there is one, else the (aligned) train split of the domains."""
+        flips = self.flip_probability if flip_probability is None else flip_probability
+        if self.packed:
+            return PackedImages(self.packed, flips, seed)
+        flips_only = AugmentConfig(flip_probability=flips, max_scale=0.0, max_rotation_degrees=0.0, max_shift=0.0)
+        return DomainImages(self.load("train"), self.size, flips_only, seed)
 
 
 @dataclass
@@ -104,9 +117,7 @@ class StyleGAN2Training(TrainingMethod):
         self.sample_z = torch.randn(16, m.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
 
     def dataset(self):
-        flips_only = AugmentConfig(flip_probability=self.data_config.flip_probability, max_scale=0.0,
-                                   max_rotation_degrees=0.0, max_shift=0.0)
-        return DomainImages(self.data_config.load("train"), self.data_config.size, flips_only, self.config.seed)
+        return self.data_config.images(self.config.seed)
 
     def _latents(self, batch_size: int) -> torch.Tensor:
         """W+ for a batch: one w per face, or with probability ``style_mixing`` two, switching at a random layer."""
