@@ -133,3 +133,14 @@ def test_a_slow_translation_gets_504(monkeypatch):
 def test_serve_config_rejects_nonsense():
     with pytest.raises(ValueError):
         ServeConfig(workers=0)
+
+
+def test_the_psp_styles_realize_only(client):
+    """pSp inverts cartoons into the face generator: it is listed with one direction, realizes an upload, and a
+    cartoonize request is a 422, not a 500."""
+    styles = {style["name"]: style for style in client.get("/v1/styles").json()["styles"]}
+    assert styles["psp"]["directions"] == styles["psp-anime"]["directions"] == ["realize"]
+    photo = SAMPLE.read_bytes()
+    response = _post(client, "/v1/realize", photo, style="psp")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    _error(_post(client, "/v1/cartoonize", photo, style="psp"), 422, "unsupported_direction")

@@ -23,7 +23,7 @@ import torch
 from toonbridge.data.unpaired import image_to_tensor, tensor_to_image
 from toonbridge.errors import FaceTooSmall, NoFaceFound, ToonbridgeError, UnknownName
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
-from toonbridge.faces.align import MIN_FACE_PX, apply_transform, invert_transform, similarity_transform, warp_to_template
+from toonbridge.faces.align import MIN_FACE_PX, apply_transform, invert_transform, similarity_transform, warp_padded, warp_to_template
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
 from toonbridge.style_files import DEFAULT_STYLE, StyleInfo, find_style, shipped_styles
@@ -92,7 +92,9 @@ class Style:
             path = self.info.network_path(role)
             if path is None:
                 raise ToonbridgeError(f"style {self.name!r} has no {role} network")
-            self._networks[role] = load_network(path).to(self.device)
+            network = load_network(path).to(self.device)
+            # A network that needs others to run (pSp's encoder and the face generator) says what to run instead.
+            self._networks[role] = network.for_inference(self.device) if hasattr(network, "for_inference") else network
         return self._networks[role]
 
     @property
@@ -197,6 +199,34 @@ class Style:
                    for face, output, chosen in zip(faces, outputs, groups)]
         return Translation(replaced, results, skipped)
 
+    @property
+    def has_variants(self) -> bool:
+        """Whether :meth:`variants` works: the style realizes by inverting into the face generator."""
+        return "realize" in self.info.directions and hasattr(self.network(DIRECTIONS["realize"]), "variants")
+
+    @torch.no_grad()
+    def variants(self, image: ImageInput, count: int, *, seed: int = 0, aligned: bool = False) -> list[np.ndarray]:
+        """``count`` different realistic faces for one cartoon (styles that invert into the face generator, such as
+        ``psp``): the fine styles (colour, texture, light) come from random faces drawn from ``seed``, so the same
+        seed gives the same variants. Whole images in, whole images out (the face pasted back); aligned crops with
+        ``aligned``."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        if not self.has_variants:
+            raise ToonbridgeError(f"style {self.name!r} draws one face per cartoon; variants need a style that inverts "
+                                  "into the face generator (psp)")
+        network = self.network(DIRECTIONS["realize"])
+        image = load_image(image)
+        face = None if aligned else self._find_faces(image, "realize")[0][0]
+        crop = image if aligned else face.image
+        x = image_to_tensor(self._to_model(crop, "realize"))[None].to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            drawn = network.variants(x, count, seed)[0].float()
+        outputs = [self._from_model(tensor_to_image(y), "realize", crop.shape) for y in drawn]
+        if aligned:
+            return outputs
+        return [paste_back(image, [(face, output)]) for output in outputs]
+
     def _soft_note(self, face: AlignedFace) -> str | None:
         # Measured against the model's input size: a 256-px template feeding a 128-px model is not an enlargement.
         enlarged = face.scale * self.info.size / max(face.template.size)
@@ -220,12 +250,35 @@ class Style:
             members = [i for i, found in enumerate(groups) if found == chosen]
             for start in range(0, len(members), batch_size):
                 batch = members[start:start + batch_size]
-                x = torch.stack([image_to_tensor(resize_image(images[i], self.info.size)) for i in batch]).to(self.device)
+                x = torch.stack([image_to_tensor(self._to_model(images[i], direction)) for i in batch]).to(self.device)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                     y = generator(x).float()
                 for i, t in zip(batch, y):
-                    outputs[i] = resize_image(tensor_to_image(t), (images[i].shape[1], images[i].shape[0]))
+                    outputs[i] = self._from_model(tensor_to_image(t), direction, images[i].shape)
         return outputs, groups
+
+    def _reframing(self, direction: str) -> np.ndarray | None:
+        """The similarity taking a model-sized crop from the cartoon template's framing to the photo template's,
+        for a style whose realize network reads photo-framed faces (``reframe_cartoons``); None for the others."""
+        if direction != "realize" or not self.info.reframe_cartoons:
+            return None
+        size = self.info.size
+        cartoon = np.asarray(self.cartoon_template.points5, np.float64) * size / self.cartoon_template.size[0]
+        photo = np.asarray(self.template.points5, np.float64) * size / self.template.size[0]
+        return similarity_transform(cartoon, photo)
+
+    def _to_model(self, image: np.ndarray, direction: str) -> np.ndarray:
+        """An aligned crop as the model reads it: at its size, and in the photo framing where the style asks."""
+        crop = resize_image(image, self.info.size)
+        matrix = self._reframing(direction)
+        return crop if matrix is None else warp_padded(crop, matrix, (self.info.size, self.info.size), padding="edge")
+
+    def _from_model(self, output: np.ndarray, direction: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A model's output back in the input crop's framing and size (the inverse of :meth:`_to_model`)."""
+        matrix = self._reframing(direction)
+        if matrix is not None:
+            output = warp_padded(output, invert_transform(matrix), (self.info.size, self.info.size), padding="edge")
+        return resize_image(output, (shape[1], shape[0]))
 
     def _find_faces(self, image: np.ndarray, direction: str, min_face: float = MIN_FACE_PX) -> tuple[list[AlignedFace], list[SkippedFace]]:
         if direction != "cartoonize":

@@ -167,6 +167,8 @@ class _TranslateOptions:
     cutout: bool = False
     as_json: bool = False
     min_face: float = 24.0
+    variants: int = 0  # realize with a style that inverts into the face generator: several faces per cartoon
+    seed: int = 0
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -204,7 +206,9 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
 def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", aligned: Aligned = False, bf16: Bf16 = False,
             backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
             strength: Strength = 1.0, image_format: ImageFormat = "png", quality: Quality = 92,
-            device: InferenceDevice = "cpu", as_json: TranslateJson = False) -> None:
+            device: InferenceDevice = "cpu", as_json: TranslateJson = False,
+            variants: Annotated[int, typer.Option(min=0, help="Several realistic faces per cartoon (psp style): OUTDIR/<stem>_v<K>.png.")] = 0,
+            seed: Annotated[int, typer.Option(min=0, help="With --variants: the seed of the random faces mixed in (same seed, same faces).")] = 0) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
@@ -212,7 +216,8 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
     """
     _translate("realize", cartoons, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
-        strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json))
+        strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json,
+        variants=variants, seed=seed))
 
 
 def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:
@@ -239,7 +244,14 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
     suffix = f".{options.image_format}"
     save_options = {"quality": options.quality} if options.image_format != "png" else {}
 
+    if options.variants and not _make(lambda: chosen.has_variants):
+        _fail(f"style {chosen.name!r} draws one face per cartoon; --variants needs a style that inverts into the face generator (psp)")
+
     def work(path: Path) -> dict:
+        if options.variants:
+            drawn = chosen.variants(path, options.variants, seed=options.seed, aligned=aligned)
+            written = [str(save_image(image, output / f"{stems[path]}_v{k}{suffix}", **save_options)) for k, image in enumerate(drawn)]
+            return {"file": str(path), "output": written[0], "variants": written, "faces": [], "skipped": []}
         result = chosen.translate(path, direction, aligned=aligned, group=options.group, strength=options.strength,
                                   largest_face=options.largest, min_face=options.min_face)
         faces = []
@@ -262,6 +274,9 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         print(json.dumps(records, indent=1))
     elif not options.quiet:
         for record in records:
+            if "variants" in record:
+                print(f"{record['file']}: {len(record['variants'])} variants, {record['output']} ...")
+                continue
             groups = [face["group"] for face in record["faces"] if face["group"]]  # the branch of each face (group styles)
             count = len(record["faces"])
             print(f"{record['output']}: {count} face{'' if count == 1 else 's'}" + (f" ({', '.join(groups)})" if groups else ""))
@@ -354,9 +369,12 @@ def data_prepare(
     _finish(len(result.report.failures), result.photos)
 
 
+FACE_SET_METHODS = ("stylegan2", "psp")  # the methods whose data section is one set of face images (FaceImagesData)
+
+
 @data_app.command("pack")
 def data_pack(
-    config: Annotated[Path, typer.Argument(help="A stylegan2 training config (YAML).", show_default=False)],
+    config: Annotated[Path, typer.Argument(help="A stylegan2 or psp training config (YAML).", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="The pack file to write.", show_default=False)],
     quality: Annotated[int, typer.Option(min=50, max=100, help="WebP quality of the packed images.")] = 92,
     progress: Progress = None,
@@ -374,8 +392,8 @@ def data_pack(
     if output.exists():
         _fail(f"-o {output} exists; choose a new file")
     parsed = _make(lambda: load_config(config))
-    if parsed.method != "stylegan2":
-        _fail(f"only stylegan2 configs (one set of face images) can be packed, not {parsed.method}")
+    if parsed.method not in FACE_SET_METHODS:
+        _fail(f"only {' and '.join(FACE_SET_METHODS)} configs (one set of face images) can be packed, not {parsed.method}")
     data = _make(lambda: section(FaceImagesData, parsed.data, "data"))
     if data.packed:
         _fail(f"{config} already reads the pack {data.packed}")

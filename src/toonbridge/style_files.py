@@ -53,6 +53,9 @@ class StyleInfo:
     groups: dict = field(default_factory=dict)  # names, default, route (see the module docstring)
     # The cartoons sit on a light plain backdrop (Bitmoji): cartoonize keys it out when pasting into the photo.
     light_background: bool = False
+    # The realize network reads faces framed like photos (pSp inverts a cartoon as if it were one): aligned cartoons
+    # are moved from the cartoon template's framing to the photo template's first, and the result back.
+    reframe_cartoons: bool = False
 
     @property
     def group_names(self) -> list[str]:
@@ -74,7 +77,8 @@ def read_style(folder: str | Path) -> StyleInfo:
                          description=raw.get("description", ""), title=raw.get("title", raw["name"]),
                          networks=dict(raw["networks"]),
                          cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
-                         groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)))
+                         groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)),
+                         reframe_cartoons=bool(raw.get("reframe_cartoons", False)))
         _check_groups(info)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None

@@ -134,6 +134,9 @@ def evaluate_style(style, options: EvalOptions = EvalOptions(), progress: Callab
     evaluation = style.info.evaluation
     if not evaluation or not {"photos", "cartoons"} <= evaluation.keys():
         raise ToonbridgeError(f"style {style.name!r} names no evaluation data (style.json: evaluation.photos/cartoons)")
+    if len(style.info.directions) < 2:  # every figure below leans on the round trip
+        raise ToonbridgeError(f"style {style.name!r} translates one way only ({', '.join(style.info.directions)}); "
+                              "measure it with its own script (scripts/evaluate_psp.py for the psp styles)")
     judges = _Judges(style, evaluation)
     data = {"photo": load_split(evaluation["photos"], "val"), "cartoon": load_split(evaluation["cartoons"], "val")}
     directions = {}
