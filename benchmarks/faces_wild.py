@@ -34,7 +34,7 @@ face is a detection that is no hit and lies in no *ignore* region (people in the
 annotated, found at build time by HOG on a 2× copy and the CNN at full size). NME is over the faces with 68
 annotated points (HELEN), normalised by the outer-eye-corner distance. Face width is the landmark box's width.
 auto is BlazeFace over tiles; dlib is HOG with the CNN where HOG is unsure (the default before [in-the-wild]).
-Timed beside two training jobs on the same 2 cores."""
+Timed with nothing else running on the 2 cores (2026-12-04)."""
 
 
 def bucket_name(low: float, high: float) -> str:
