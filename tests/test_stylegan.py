@@ -238,7 +238,9 @@ def test_a_face_pack_refuses_what_is_not_one(tmp_path, faces):
     from safetensors.torch import save_file
 
     save_file({"x": torch.zeros(2)}, str(other))
-    for path, message in ((other, "not a toonbridge face pack"), (tmp_path / "missing.pack", "cannot read")):
+    damaged = tmp_path / "damaged.pack"
+    damaged.write_bytes(b"junk")
+    for path, message in ((other, "not a toonbridge face pack"), (tmp_path / "missing.pack", "cannot read"), (damaged, "cannot read")):
         with pytest.raises(DatasetError, match=message):
             read_pack(path)
     mixed = [("a", np.zeros((16, 16, 3), np.uint8)), ("b", np.zeros((8, 8, 3), np.uint8))]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch.utils.data import Dataset
 
@@ -62,7 +62,7 @@ def read_pack(path: str | Path, workers: int = 8) -> tuple[torch.Tensor, list[st
             if metadata.get("format") != FORMAT:
                 raise DatasetError(f"{path} is not a toonbridge face pack (make one with `toonbridge data pack`)")
             encoded, offsets = pack.get_tensor("bytes").numpy(), pack.get_tensor("offsets").tolist()
-    except (OSError, ValueError) as error:  # a missing or damaged file
+    except (OSError, ValueError, SafetensorError) as error:  # a missing or damaged file
         raise DatasetError(f"cannot read the face pack {path}: {error}") from None
     names = json.loads(metadata["names"])
     height, width = json.loads(metadata["size"])
