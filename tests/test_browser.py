@@ -112,6 +112,51 @@ def test_group_styles_show_each_faces_branch_and_strength_blends(server_url, pag
     assert same < 2
 
 
+def test_whole_picture_option_shows_for_whitebox_styles_and_cartoonizes_everything(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    assert not page.locator("#whole-box").is_visible()  # bitmoji translates faces only
+    page.set_input_files("#file", str(SAMPLE))
+    page.select_option("#style", "whitebox-bitmoji")
+    assert page.locator("#whole-box").is_visible()
+    page.check("#whole")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Done')"
+                           " && document.querySelector('#after').naturalWidth > 0", timeout=60_000)
+    assert page.locator("#status").text_content() == "Done: the whole picture."
+    # The background changed too: the top-left corner, far from the face, differs from the photo's.
+    corner = page.evaluate("""async () => {
+        await Promise.all([document.querySelector('#before').decode(), document.querySelector('#after').decode()]);
+        const draw = (img) => { const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+                                const g = c.getContext('2d'); g.drawImage(img, 0, 0, 40, 40, 0, 0, 40, 40); return g.getImageData(0, 0, 40, 40).data; };
+        const a = draw(document.querySelector('#before')), b = draw(document.querySelector('#after'));
+        let total = 0; for (let i = 0; i < a.length; i++) total += Math.abs(a[i] - b[i]);
+        return total / a.length; }""")
+    assert corner > 1
+    page.select_option("#style", "bitmoji")
+    assert not page.locator("#whole-box").is_visible() and not page.locator("#whole").is_checked()
+
+
+def test_psp_realizes_several_faces_per_cartoon_on_the_page(server_url, page, tmp_path):
+    from toonbridge.api import load
+    from toonbridge.imageio import save_image
+
+    cartoon = tmp_path / "cartoon.png"
+    save_image(load("bitmoji").translate(SAMPLE, "cartoonize").image, cartoon)
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    page.set_input_files("#file", str(cartoon))
+    page.select_option("#style", "psp")
+    assert page.locator("#variants-box").is_visible()  # psp realizes only, so realize is the direction
+    page.select_option("#variants", "3")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Done')", timeout=60_000)
+    assert page.locator("#status").text_content() == "Done: 3 variants."
+    assert page.locator("#faces figcaption").all_text_contents() == ["variant 1", "variant 2", "variant 3"]
+    page.select_option("#style", "bitmoji")
+    assert not page.locator("#variants-box").is_visible()
+
+
 def test_the_gallery_shows_the_sample_in_every_style(server_url, page):
     page.goto(server_url)
     page.wait_for_function("document.querySelectorAll('#gallery img').length > 0")

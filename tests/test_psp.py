@@ -183,3 +183,23 @@ def test_psp_anime_moves_anime_framing_to_photo_framing_and_back(cartoon):
     assert back.shape == crop.shape and np.abs(back[100:156, 100:156].astype(int) - 200).mean() < 20
     result = style.translate(cartoon, "realize")
     assert result.image.shape == cartoon.shape and len(style.variants(cartoon, 2)) == 2
+
+
+def test_upscale_turns_a_16_px_face_into_a_128_px_face_and_refuses_bad_weights(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import SAMPLE
+    from toonbridge.cli import app
+    from toonbridge.faces import align_face, detect
+    from toonbridge.imageio import load_image, resize_image
+
+    face = align_face(load_image(SAMPLE), detect(load_image(SAMPLE))[0], "bitmoji").image
+    save_image(resize_image(face, 16), tmp_path / "small.png")
+    result = CliRunner().invoke(app, ["upscale", str(tmp_path / "small.png"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    big = load_image(tmp_path / "out" / "small.png")
+    assert big.shape == (128, 128, 3)
+    # Closer to the real face than to a flat grey square: the generator drew a face from the 16 pixels.
+    assert np.abs(big.astype(int) - face).mean() < np.abs(128 - face.astype(int)).mean()
+    bad = CliRunner().invoke(app, ["upscale", str(tmp_path / "small.png"), "-o", str(tmp_path / "no"), "--weights", str(tmp_path / "none.safetensors")])
+    assert bad.exit_code == 2 and "no super-resolution encoder" in bad.output

@@ -144,3 +144,37 @@ def test_the_psp_styles_realize_only(client):
     response = _post(client, "/v1/realize", photo, style="psp")
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     _error(_post(client, "/v1/cartoonize", photo, style="psp"), 422, "unsupported_direction")
+
+
+def test_whole_photo_mode_cartoonizes_everything_with_a_whitebox_style_only(client):
+    photo = SAMPLE.read_bytes()
+    original = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    response = _post(client, "/v1/cartoonize", photo, style="whitebox-bitmoji", fields={"whole_photo": "true"})
+    assert response.status_code == 200
+    result = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert result.shape == original.shape
+    corner = (slice(0, 40), slice(0, 40))  # background, far from the face: changed too
+    assert np.abs(result[corner].astype(int) - original[corner]).mean() > 1
+    details = _post(client, "/v1/cartoonize", photo, style="whitebox-bitmoji", fields={"whole_photo": "true"}, format="json").json()
+    assert details["faces"] == []
+    _error(_post(client, "/v1/cartoonize", photo, fields={"whole_photo": "true"}), 422, "unsupported_direction")
+
+
+def test_realize_draws_variants_in_json_for_psp_styles_only(client):
+    from toonbridge.api import load
+
+    cartoon = load("bitmoji").translate(SAMPLE, "cartoonize").image
+    buffer = io.BytesIO()
+    Image.fromarray(cartoon).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    answer = _post(client, "/v1/realize", data, style="psp", fields={"variants": "3", "seed": "5"}, format="json")
+    assert answer.status_code == 200, answer.text
+    variants = answer.json()["variants"]
+    assert len(variants) == 3 and len(set(variants)) == 3  # three different faces
+    again = _post(client, "/v1/realize", data, style="psp", fields={"variants": "3", "seed": "5"}, format="json").json()["variants"]
+    assert again == variants  # the same seed, the same faces
+    _error(_post(client, "/v1/realize", data, style="psp", fields={"variants": "3"}), 422, "invalid_request")  # PNG asked
+    _error(_post(client, "/v1/realize", data, style="bitmoji", fields={"variants": "3"}, format="json"), 422, "unsupported_direction")
+    _error(_post(client, "/v1/realize", data, style="psp", fields={"variants": "99"}, format="json"), 422, "invalid_request")
+    listed = {style["name"]: style for style in client.get("/v1/styles").json()["styles"]}
+    assert listed["psp"]["variants"] and not listed["bitmoji"]["variants"]

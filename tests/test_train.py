@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from toonbridge.cli import app
-from toonbridge.imageio import save_image
+from conftest import write_synthetic_domain
 from toonbridge.models import build, load_network, save_network
 from toonbridge.train import ConfigError, TrainingDiverged, config_from_dict, train
 from toonbridge.train.checkpoint import list_checkpoints
@@ -21,19 +21,6 @@ from toonbridge.train.export import export_run
 from toonbridge.train.landmark_cyclegan import LandmarkCycleGANTraining
 
 SIZE = 32
-POINTS = np.array([[11, 13], [20, 13], [15.5, 18], [12, 23], [19, 23]])  # the Bitmoji template, scaled to 32 px
-
-
-def _domain(folder, colour, rng) -> str:
-    folder.mkdir()
-    rows = ["file,gender,left_eye_x,left_eye_y,right_eye_x,right_eye_y,nose_x,nose_y,mouth_left_x,mouth_left_y,mouth_right_x,mouth_right_y"]
-    for index in range(24):
-        image = np.clip(rng.normal(colour, 30, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8)
-        save_image(image, folder / f"{index:02d}.png")
-        points = POINTS + rng.normal(0, 0.5, POINTS.shape)
-        rows.append(f"{index:02d}.png,{('female', 'male')[index % 2]}," + ",".join(f"{v:.2f}" for v in points.ravel()))
-    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return str(folder / "manifest.csv")
 
 
 @pytest.fixture
@@ -57,7 +44,7 @@ def tiny_config(tmp_path):
         raw.update(overrides)
         return raw
 
-    domains = (_domain(tmp_path / "photos", 90, rng), _domain(tmp_path / "cartoons", 170, rng))
+    domains = (write_synthetic_domain(tmp_path / "photos", 90, rng), write_synthetic_domain(tmp_path / "cartoons", 170, rng))
     return make
 
 

@@ -14,6 +14,7 @@ translated and pasted back. Without cartoon regressors the centred square is tra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +32,15 @@ from toonbridge.style_files import DEFAULT_STYLE, StyleInfo, find_style, shipped
 DIRECTIONS = {"cartoonize": "to_cartoon", "realize": "to_photo"}
 # The style-based generator of realistic faces ([stylegan]; the prior pSp inverts into), once it ships.
 FACE_GENERATOR = Path(__file__).parent / "weights" / "faces" / "generator.safetensors"
+# pSp's super-resolution encoder into that generator ([psp]).
+SUPER_RESOLUTION = Path(__file__).parent / "weights" / "psp-sr" / "encoder.safetensors"
 BACKENDS = ("auto", "torch", "onnx")
 CARTOON_ALIGN_PASSES = 8
 # A face enlarged more than this to reach the style's size gets a note: its aligned cartoon (the per-face output)
 # is made from a blurry crop and looks soft when shown large; pasted back at its own size it looks fine.
 SOFT_UPSCALE = 2.5
+# Whole-photo mode (fully convolutional styles): larger photos run at this longer side and are resized back.
+WHOLE_PHOTO_MAX_SIDE = 1024
 
 
 @dataclass
@@ -199,6 +204,28 @@ class Style:
                    for face, output, chosen in zip(faces, outputs, groups)]
         return Translation(replaced, results, skipped)
 
+    @torch.no_grad()
+    def cartoonize_whole(self, image: ImageInput, *, strength: float = 1.0, max_side: int | None = WHOLE_PHOTO_MAX_SIDE) -> np.ndarray:
+        """The entire photo cartoonized, background and all (styles with a fully convolutional network, such as
+        the whitebox ones), not only the aligned faces. Photos larger than ``max_side`` run at that size (longer
+        side) and are resized back; memory stays bounded by tiling. ``strength`` as in :meth:`translate`."""
+        if not self.info.whole_photo:
+            raise ToonbridgeError(f"style {self.name!r} translates aligned faces only; the whole-photo mode needs a fully "
+                                  f"convolutional style ({', '.join(s.name for s in shipped_styles() if s.whole_photo) or 'none installed'})")
+        if not 0 <= strength <= 1:
+            raise ValueError(f"strength must be between 0 and 1, not {strength}")
+        from toonbridge.ops.tiles import run_tiled
+
+        image = load_image(image)
+        height, width = image.shape[:2]
+        shrink = max_side is not None and max(height, width) > max_side
+        work = resize_image(image, _fit(width, height, max_side)) if shrink else image
+        network = self.network(DIRECTIONS["cartoonize"])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            output = run_tiled(network, image_to_tensor(work)[None].to(self.device))
+        output = tensor_to_image(output[0])
+        return _blend(image, resize_image(output, (width, height)) if shrink else output, strength)
+
     @property
     def has_variants(self) -> bool:
         """Whether :meth:`variants` works: the style realizes by inverting into the face generator."""
@@ -324,6 +351,11 @@ class Style:
         return matrix, points
 
 
+def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _faces(count: int) -> str:
     return f"{count} face" + ("" if count == 1 else "s")
 
@@ -422,3 +454,25 @@ def generate(count: int = 16, seed: int = 0, truncation: float = 1.0, weights: s
             images = generator(z, truncation=truncation).float()
         faces += [tensor_to_image(image) for image in images]
     return faces
+
+
+@functools.lru_cache(maxsize=2)
+def super_resolution_network(weights: str, device: str) -> torch.nn.Module:
+    """The super-resolution encoder with its face generator (loaded once per file and device)."""
+    if not Path(weights).is_file():
+        raise ToonbridgeError(f"no super-resolution encoder at {weights}")
+    return load_network(weights).for_inference(device)
+
+
+@torch.no_grad()
+def upscale(image: ImageInput, *, weights: str | Path | None = None, device: str = "cpu", precision: str = "fp32") -> np.ndarray:
+    """A small face (an aligned crop framed like the ``bitmoji`` template, e.g. 16 or 32 px wide) as a realistic
+    face at the face generator's size (128 px): pSp's super-resolution, an encoder trained on faces shrunk 4-16×
+    that finds the generator's face closest to the small one. The generator invents the detail; identity is
+    only partly kept (docs/models.md), so this is a plausible face, not a forensic one."""
+    inverter = super_resolution_network(str(weights or SUPER_RESOLUTION), device)
+    size = inverter.generator.resolution
+    small = load_image(image)
+    x = image_to_tensor(resize_image(small, size))[None].to(device)  # bicubic, as the encoder's training inputs were
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        return tensor_to_image(inverter(x)[0].float())

@@ -169,6 +169,7 @@ class _TranslateOptions:
     min_face: float = 24.0
     variants: int = 0  # realize with a style that inverts into the face generator: several faces per cartoon
     seed: int = 0
+    whole_photo: bool = False  # fully convolutional styles: the entire photo, not only the faces
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -179,6 +180,7 @@ Largest = Annotated[bool, typer.Option("--largest", help="Only the largest face 
 ImageFormat = Annotated[str, typer.Option("--format", help="Output files: png, jpg or webp.")]
 Quality = Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")]
 InferenceDevice = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+WholePhoto = Annotated[bool, typer.Option("--whole-photo", help="Cartoonize the entire picture, background and all (whitebox styles), not only the faces.")]
 MinFace = Annotated[float, typer.Option("--min-face", min=0.0, help="Leave faces narrower than this many pixels as they are (said on stderr).")]
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 
@@ -188,18 +190,19 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
                device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False,
-               min_face: MinFace = 24.0) -> None:
+               min_face: MinFace = 24.0, whole_photo: WholePhoto = False) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
     aligned); with --aligned, OUTDIR/<stem>.png only. Videos (.mp4, .mov, .avi, .mkv, .webm): -o OUT.mp4 or a
     folder; every face in every frame, alignment smoothed over time; H.264 with the input's audio when ffmpeg is
-    installed, else mp4v without audio.
+    installed, else mp4v without audio. --whole-photo (whitebox styles): OUTDIR/<stem>.png is the entire picture
+    cartoonized, no face search.
     """
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
-        as_json=as_json, min_face=min_face))
+        as_json=as_json, min_face=min_face, whole_photo=whole_photo))
 
 
 @app.command()
@@ -230,6 +233,11 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
     chosen = _make(lambda: load(options.style, device=options.device, precision="bf16" if options.bf16 else "fp32",
                                 backend="torch" if options.device != "cpu" else options.backend))
     _make(lambda: chosen.route([], direction, options.group))  # an unknown group fails here, not once per file
+    if options.whole_photo and (direction != "cartoonize" or not chosen.info.whole_photo):
+        from toonbridge.style_files import shipped_styles
+
+        _fail(f"--whole-photo cartoonizes with a fully convolutional style "
+              f"({', '.join(s.name for s in shipped_styles() if s.whole_photo) or 'none installed'}); {chosen.name!r} translates faces only")
     aligned, progress = options.aligned, options.progress
     videos = [Path(raw) for raw in inputs if is_video_path(raw)]
     if videos:
@@ -248,6 +256,9 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         _fail(f"style {chosen.name!r} draws one face per cartoon; --variants needs a style that inverts into the face generator (psp)")
 
     def work(path: Path) -> dict:
+        if options.whole_photo:
+            written = save_image(chosen.cartoonize_whole(path, strength=options.strength), output / f"{stems[path]}{suffix}", **save_options)
+            return {"file": str(path), "output": str(written), "whole_photo": True, "faces": [], "skipped": []}
         if options.variants:
             drawn = chosen.variants(path, options.variants, seed=options.seed, aligned=aligned)
             written = [str(save_image(image, output / f"{stems[path]}_v{k}{suffix}", **save_options)) for k, image in enumerate(drawn)]
@@ -276,6 +287,9 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         for record in records:
             if "variants" in record:
                 print(f"{record['file']}: {len(record['variants'])} variants, {record['output']} ...")
+                continue
+            if record.get("whole_photo"):
+                print(f"{record['output']}: the whole photo")
                 continue
             groups = [face["group"] for face in record["faces"] if face["group"]]  # the branch of each face (group styles)
             count = len(record["faces"])
@@ -454,10 +468,84 @@ def train(
         raise typer.Exit(1)
     except (ToonbridgeError, ValueError) as error:  # bad data, device or config values found at start-up
         _fail(str(error))
-    print(f"stopped at step {result.step} ({result.stopped_by}; {result.wall_seconds / 60:.1f} min trained); "
-          f"checkpoint: {result.checkpoint}", file=sys.stderr)
+    if result.main:
+        print(f"stopped at step {result.step} ({result.stopped_by}; {result.wall_seconds / 60:.1f} min trained); "
+              f"checkpoint: {result.checkpoint}", file=sys.stderr)
     if result.stopped_by == "interrupt":
         raise typer.Exit(130)
+
+
+@app.command()
+def upscale(
+    faces: Photos,
+    output: OutDir,
+    weights: Annotated[Optional[Path], typer.Option(help="A super-resolution encoder .safetensors (default: the shipped one).")] = None,
+    bf16: Bf16 = False,
+    progress: Progress = None,
+) -> None:
+    """Small face crops (framed like `toonbridge align` writes them, e.g. 16 or 32 px) to 128-px realistic faces.
+
+    pSp super-resolution into the face generator: the detail is invented by the generator, not recovered, so the
+    result is a plausible face that may not be the same person. Writes OUTDIR/<stem>.png."""
+    from toonbridge.api import SUPER_RESOLUTION, super_resolution_network, upscale as enlarge
+    from toonbridge.imageio import save_image
+
+    _make(lambda: super_resolution_network(str(weights or SUPER_RESOLUTION), "cpu"))  # a bad weights file fails once, first
+    paths = _inputs(faces)
+    _output_folder(output)
+    stems = _unique_stems(paths)
+    written: list[Path] = []
+    report = run_batch(paths, lambda path: save_image(enlarge(path, weights=weights, precision="bf16" if bf16 else "fp32"),
+                                                      output / f"{stems[path]}.png"),
+                       on_result=lambda _path, path: written.append(path), description="upscaling", show_progress=progress)
+    for path in written:
+        print(path)
+    _finish(len(report.failures), len(paths))
+
+
+@app.command("new-style")
+def new_style(
+    cartoons: Annotated[Path, typer.Argument(help="A folder of your cartoon images (any size; faces are aligned where found).", show_default=False)],
+    name: Annotated[str, typer.Option(help="The style's name.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The style folder to write (default: styles/NAME).")] = None,
+    minutes: Annotated[float, typer.Option(min=1.0, help="Training time budget; run the command again to train on.")] = 60.0,
+    photos: Annotated[Optional[Path], typer.Option(help="A folder of face photos to learn from (default: the research sets of TOONBRIDGE_DATA).")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and logs (default: runs/style-NAME).")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: torch's).")] = None,
+    progress: Progress = None,
+) -> None:
+    """Train a new whitebox style from your own cartoons, starting from the shared pre-trained generator, and
+    write a style folder: then `toonbridge cartoonize photo.jpg --style styles/NAME`. Interrupt with Ctrl-C (a
+    checkpoint is kept); the same command resumes, and a larger --minutes trains longer."""
+    from toonbridge.train import TrainingDiverged, config_from_dict, train as run_training
+    from toonbridge.train.custom_style import check_name, install_style, prepare_cartoons, style_config
+
+    _make(lambda: check_name(name))
+    if not cartoons.is_dir():
+        _fail(f"not a folder: {cartoons}")
+    folder = output or Path("styles") / name
+    runs = run_dir or Path("runs") / f"style-{name}"
+    shown = _want_progress(progress)
+    prepared = _make(lambda: prepare_cartoons(cartoons, runs / "cartoons", progress=shown))
+    print(f"{prepared.aligned + prepared.as_they_are} cartoons: {prepared.aligned} faces aligned, {prepared.as_they_are} used as they are"
+          + (f", {prepared.unreadable} unreadable skipped" if prepared.unreadable else ""), file=sys.stderr)
+    raw = style_config(name, runs / "cartoons", runs, minutes, photos)
+    if threads:
+        raw["threads"] = threads
+    config = _make(lambda: config_from_dict(raw, f"new-style {name}"))
+    resume = (runs / "checkpoints").is_dir() and any((runs / "checkpoints").iterdir())
+    try:
+        result = run_training(config, resume=resume, progress=shown, log=lambda message: print(message, file=sys.stderr))
+    except TrainingDiverged as error:
+        _fail(str(error))
+    except (ToonbridgeError, ValueError) as error:
+        _fail(str(error))
+    if result.stopped_by == "interrupt":
+        print(f"interrupted at step {result.step}; run the same command to resume", file=sys.stderr)
+        raise typer.Exit(130)
+    install_style(runs, folder, name, prepared)
+    print(f"style {name!r} written to {folder} ({result.step} steps, {result.wall_seconds / 60:.1f} min trained): "
+          f"toonbridge cartoonize PHOTO -o OUT --style {folder}")
 
 
 export_app = typer.Typer(help="Export trained models.", no_args_is_help=True)

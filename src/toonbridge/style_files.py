@@ -24,6 +24,9 @@ first rule whose classifier (a network of the style) picks that class, else the 
 ``"light_background": true`` (optional) says the cartoons sit on a light plain backdrop: ``cartoonize`` keys it
 out when pasting faces back, so the photo's own background shows around the cartoon head.
 
+``"whole_photo": true`` (optional) says the cartoonize network is fully convolutional: ``cartoonize_whole`` runs it
+on an entire photo (tiled), not only on the aligned faces.
+
 ``evaluation`` (optional) says what ``toonbridge eval report`` measures the style on: its two domains' validation
 splits, the group data, and the attribute classifiers (paths relative to the style folder).
 """
@@ -56,6 +59,8 @@ class StyleInfo:
     # The realize network reads faces framed like photos (pSp inverts a cartoon as if it were one): aligned cartoons
     # are moved from the cartoon template's framing to the photo template's first, and the result back.
     reframe_cartoons: bool = False
+    # The cartoonize network is fully convolutional (whitebox styles): it can also run on a whole photo at once.
+    whole_photo: bool = False
 
     @property
     def group_names(self) -> list[str]:
@@ -78,7 +83,8 @@ def read_style(folder: str | Path) -> StyleInfo:
                          networks=dict(raw["networks"]),
                          cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
                          groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)),
-                         reframe_cartoons=bool(raw.get("reframe_cartoons", False)))
+                         reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
+                         whole_photo=bool(raw.get("whole_photo", False)))
         _check_groups(info)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None

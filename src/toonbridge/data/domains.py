@@ -44,6 +44,8 @@ NAMED_DOMAINS: dict[str, DomainSpec] = {
     "helen/images": DomainSpec("helen/images", 640, None, "HELEN training photos, unaligned"),
     "helen_test/images": DomainSpec("helen_test/images", 640, None, "HELEN test photos, unaligned"),
 }
+# Procedural avatars, rendered into the user cache on first use (toonbridge.data.procedural): dicebear/<style>.
+PROCEDURAL_PREFIX = "dicebear/"
 # A dataset name alone means its two unpaired domains, photo side first.
 NAMED_DATASETS: dict[str, tuple[str, str]] = {
     "celeba2bitmoji": ("celeba2bitmoji/photo", "celeba2bitmoji/cartoon"),
@@ -139,9 +141,13 @@ def domain_from_folder(folder: str | Path, name: str | None = None, **kwargs) ->
 
 
 def load_domain(spec: str | Path, data_root: str | Path | None = None) -> Domain:
-    """A registered name (``celeba2bitmoji/photo``, or ``utkface`` for a dataset with one domain), a manifest CSV
-    or a folder of images. Registered names win over paths: write ``./utkface`` for a local folder of that name."""
+    """A registered name (``celeba2bitmoji/photo``, or ``utkface`` for a dataset with one domain), a procedural set
+    (``dicebear/avataaars``), a manifest CSV or a folder of images. Registered names win over paths: write ``./utkface`` for a local folder of that name."""
     spec_text = str(spec)
+    if spec_text.startswith(PROCEDURAL_PREFIX):  # rendered offline on first use, not read from the data root
+        from toonbridge.data.procedural import dicebear_domain
+
+        return dicebear_domain(spec_text[len(PROCEDURAL_PREFIX):])
     single = [name for name in NAMED_DOMAINS if name.split("/")[0] == spec_text]
     if len(single) == 1 and spec_text not in NAMED_DATASETS:  # "utkface" is its only domain, "utkface/faces"
         spec_text = single[0]

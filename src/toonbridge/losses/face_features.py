@@ -48,15 +48,26 @@ def _unit(features: torch.Tensor) -> torch.Tensor:
     return features * torch.rsqrt(features.square().sum(dim=1, keepdim=True) + 1e-10)
 
 
+def face_perceptual_features(images: torch.Tensor, points: torch.Tensor | None,
+                             stages: int = len(PERCEPTUAL_STAGE_WEIGHTS)) -> list[torch.Tensor]:
+    """The face network's stage features of ``images`` (as :func:`face_perceptual_loss` compares them): compute
+    them once when one image is compared with several targets."""
+    network = face_network(images.device)
+    return network.features(face_chips(images, points).add(1).mul(127.5), stages)  # dlib's 0..255 pixels
+
+
+def perceptual_distance(found: list[torch.Tensor], wanted: list[torch.Tensor],
+                        stage_weights: tuple[float, ...] = PERCEPTUAL_STAGE_WEIGHTS) -> torch.Tensor:
+    """The weighted distance between two images' unit-normalised stage features (0 when equal)."""
+    total = sum(weight * (_unit(a) - _unit(b)).abs().sum(dim=1).mean() for weight, a, b in zip(stage_weights, found, wanted))
+    return total / sum(stage_weights)
+
+
 def face_perceptual_loss(output: torch.Tensor, target: torch.Tensor, output_points: torch.Tensor | None = None,
                          target_points: torch.Tensor | None = None,
                          stage_weights: tuple[float, ...] = PERCEPTUAL_STAGE_WEIGHTS) -> torch.Tensor:
     """The weighted distance between ``output``'s and ``target``'s normalised stage features (0 when equal)."""
-    network = face_network(output.device)
     stages = len(stage_weights)
-    to_pixels = lambda chips: chips.add(1).mul(127.5)  # noqa: E731 (the network reads dlib's 0..255 pixels)
     with torch.no_grad():
-        wanted = network.features(to_pixels(face_chips(target, target_points if target_points is not None else output_points)), stages)
-    found = network.features(to_pixels(face_chips(output, output_points)), stages)
-    total = sum(weight * (_unit(a) - _unit(b)).abs().sum(dim=1).mean() for weight, a, b in zip(stage_weights, found, wanted))
-    return total / sum(stage_weights)
+        wanted = face_perceptual_features(target, target_points if target_points is not None else output_points, stages)
+    return perceptual_distance(face_perceptual_features(output, output_points, stages), wanted, stage_weights)

@@ -72,15 +72,16 @@ class ResnetGenerator(nn.Module):
 class PatchDiscriminator(nn.Module):
     """PatchGAN: a map of real/fake scores, each seeing one patch (70×70 px with ``n_layers=3``)."""
 
-    def __init__(self, ndf: int = 64, n_layers: int = 3, in_channels: int = 3, spectral_norm: bool = True):
+    def __init__(self, ndf: int = 64, n_layers: int = 3, in_channels: int = 3, spectral_norm: bool = True, norm: bool = True):
         super().__init__()
+        # norm=False: White-box's discriminators, spectral norm only.
         wrap = nn.utils.spectral_norm if spectral_norm else (lambda module: module)
         layers: list[nn.Module] = [wrap(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
         channels = ndf
         for index in range(1, n_layers + 1):
             out = ndf * min(2 ** index, 8)
             stride = 2 if index < n_layers else 1
-            layers += [wrap(nn.Conv2d(channels, out, 4, stride=stride, padding=1)), _norm(out), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [wrap(nn.Conv2d(channels, out, 4, stride=stride, padding=1))] + ([_norm(out)] if norm else []) + [nn.LeakyReLU(0.2, inplace=True)]
             channels = out
         layers.append(wrap(nn.Conv2d(channels, 1, 4, stride=1, padding=1)))
         self.layers = nn.Sequential(*layers)

@@ -5,7 +5,8 @@
     GET  /v1/styles   the styles (name, title for menus, description), the directions and groups of each
     POST /v1/cartoonize, /v1/realize   multipart: ``image`` file, ``style`` field (default bitmoji), ``group``
                       field (group styles: a branch name or auto, the default), ``strength`` (0..1, default 1),
-                      ``largest`` (only the largest face)
+                      ``largest`` (only the largest face), ``whole_photo`` (whitebox styles: the entire picture);
+                      realize with psp styles: ``variants`` (1-8 realistic faces per cartoon, JSON only) and ``seed``
                       -> image/png of the whole picture with every face replaced;
                       ``?format=json`` -> the whole picture and per-face boxes, landmarks, groups and crops (base64 PNG)
     GET  /v1/examples/{style}.png   the bundled sample photo cartoonized by the style (made once, then cached)
@@ -124,6 +125,9 @@ class StyleCache:
                     style.network(role)
 
 
+MAX_VARIANTS = 8  # realistic faces per cartoon in one request (each is a generator run)
+
+
 def create_app(config: ServeConfig = ServeConfig()):
     cache = StyleCache(config)
     pool = TranslationPool(config.workers, config.queue)
@@ -170,7 +174,9 @@ def create_app(config: ServeConfig = ServeConfig()):
     @app.get("/v1/styles")
     async def list_styles():
         return {"styles": [{"name": info.name, "title": info.title, "description": info.description, "size": info.size,
-                            "directions": info.directions, "groups": info.group_names} for info in cache.infos.values()]}
+                            "directions": info.directions, "groups": info.group_names, "whole_photo": info.whole_photo,
+                            "variants": cache.get(info.name).has_variants if "realize" in info.directions else False}
+                           for info in cache.infos.values()]}
 
     examples: dict[str, bytes] = {}
 
@@ -186,19 +192,23 @@ def create_app(config: ServeConfig = ServeConfig()):
             examples[style] = _png(result.image)
         return Response(examples[style], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
+    async def _upload(image: UploadFile) -> bytes:
+        data = await image.read(config.max_upload_bytes + 1)
+        if len(data) > config.max_upload_bytes:
+            raise ClientError(413, "upload_too_large", _too_large_message(config))
+        if not data:
+            raise ClientError(422, "invalid_image", "the uploaded image is empty")
+        return data
+
     async def translate(direction: str, image: UploadFile, style: str, group: str, response_format: str,
-                        strength: float = 1.0, largest: bool = False, min_face: float = MIN_FACE_PX):
+                        strength: float = 1.0, largest: bool = False, min_face: float = MIN_FACE_PX, whole_photo: bool = False):
         if response_format not in ("png", "json"):
             raise ClientError(422, "invalid_request", "format must be png or json")
         if not 0 <= strength <= 1:
             raise ClientError(422, "invalid_request", f"strength must be between 0 and 1, not {strength}")
         if not 0 <= min_face <= 10_000:
             raise ClientError(422, "invalid_request", f"min_face must be between 0 and 10000 pixels, not {min_face}")
-        data = await image.read(config.max_upload_bytes + 1)
-        if len(data) > config.max_upload_bytes:
-            raise ClientError(413, "upload_too_large", _too_large_message(config))
-        if not data:
-            raise ClientError(422, "invalid_image", "the uploaded image is empty")
+        data = await _upload(image)
         chosen = cache.get(style)
         if direction not in chosen.info.directions:
             raise ClientError(422, "unsupported_direction", f"style {style!r} cannot {direction}")
@@ -206,8 +216,10 @@ def create_app(config: ServeConfig = ServeConfig()):
             chosen.route([], direction, group)
         except ToonbridgeError as error:
             raise ClientError(422, "unknown_group", str(error)) from None
-        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels, strength, largest, min_face),
-                                config.timeout_s)
+        if whole_photo and not chosen.info.whole_photo:
+            raise ClientError(422, "unsupported_direction", f"style {style!r} translates faces only; whole_photo needs a whitebox style")
+        result = await pool.run(lambda: _translate(chosen, data, direction, group, config.max_pixels, strength, largest, min_face,
+                                                   whole_photo), config.timeout_s)
         if response_format == "json":
             return _json_result(style, direction, result)
         return Response(_png(result.image), media_type="image/png")
@@ -215,27 +227,59 @@ def create_app(config: ServeConfig = ServeConfig()):
     @app.post("/v1/cartoonize", responses={200: {"content": {"image/png": {}}}})
     async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
                          strength: float = Form(1.0), largest: bool = Form(False), min_face: float = Form(MIN_FACE_PX),
-                         format: str = Query("png", description="png or json")):
+                         whole_photo: bool = Form(False), format: str = Query("png", description="png or json")):
         """The photo with every face turned into a cartoon face (PNG), or with per-face results (JSON). Faces
-        narrower than ``min_face`` pixels are left as they are (JSON: ``skipped``)."""
-        return await translate("cartoonize", image, style, group, format, strength, largest, min_face)
+        narrower than ``min_face`` pixels are left as they are (JSON: ``skipped``). ``whole_photo`` (whitebox
+        styles): the entire picture cartoonized, no face search (JSON: no faces)."""
+        return await translate("cartoonize", image, style, group, format, strength, largest, min_face, whole_photo)
 
     @app.post("/v1/realize", responses={200: {"content": {"image/png": {}}}})
     async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
-                      strength: float = Form(1.0), format: str = Query("png", description="png or json")):
-        """The cartoon face turned into a realistic one (PNG), or with per-face results (JSON)."""
-        return await translate("realize", image, style, group, format, strength)
+                      strength: float = Form(1.0), variants: int = Form(0), seed: int = Form(0),
+                      format: str = Query("png", description="png or json")):
+        """The cartoon face turned into a realistic one (PNG), or with per-face results (JSON). ``variants`` (psp
+        styles, JSON only): that many different realistic faces, the same ones for the same ``seed``."""
+        if not variants:
+            return await translate("realize", image, style, group, format, strength)
+        if not 1 <= variants <= MAX_VARIANTS or seed < 0:
+            raise ClientError(422, "invalid_request", f"variants must be 1 to {MAX_VARIANTS} and seed at least 0")
+        if format != "json":
+            raise ClientError(422, "invalid_request", "variants come back as JSON: add ?format=json")
+        chosen = cache.get(style)
+        if "realize" not in chosen.info.directions or not chosen.has_variants:
+            raise ClientError(422, "unsupported_direction", f"style {style!r} draws one face per cartoon; variants need psp or psp-anime")
+        data = await _upload(image)
+        drawn = await pool.run(lambda: _guarded(lambda: chosen.variants(_image(data, config.max_pixels), variants, seed=seed)),
+                               config.timeout_s)
+        encoded = [base64.b64encode(_png(picture)).decode() for picture in drawn]
+        return {"style": style, "direction": "realize", "image": encoded[0], "variants": encoded, "seed": seed, "faces": [], "skipped": []}
 
     return app
 
 
 def _translate(style, data: bytes, direction: str, group: str, max_pixels: int, strength: float = 1.0, largest: bool = False,
-               min_face: float = MIN_FACE_PX):
+               min_face: float = MIN_FACE_PX, whole_photo: bool = False):
+    from toonbridge.api import Translation
+
+    def run():
+        image = _image(data, max_pixels)
+        if whole_photo:
+            return Translation(style.cartoonize_whole(image, strength=strength))
+        return style.translate(image, direction, group=group, strength=strength, largest_face=largest, min_face=min_face)
+
+    return _guarded(run)
+
+
+def _image(data: bytes, max_pixels: int):
     from toonbridge.imageio import load_image
 
+    return load_image(data, max_pixels=max_pixels)
+
+
+def _guarded(work):
+    """``work()``, with every error a client can cause turned into its 4xx."""
     try:
-        image = load_image(data, max_pixels=max_pixels)
-        return style.translate(image, direction, group=group, strength=strength, largest_face=largest, min_face=min_face)
+        return work()
     except ImageTooLarge as error:
         raise ClientError(413, "image_too_large", str(error)) from None
     except InvalidImage as error:

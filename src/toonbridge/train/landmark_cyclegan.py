@@ -25,6 +25,7 @@ from toonbridge.models import build, load_network
 from toonbridge.models.face_parts import PARTS, crop_parts
 from toonbridge.models.landmark_regressor import to_fractions, to_pixels
 from toonbridge.train.config import TrainConfig, UnpairedData, section
+from toonbridge.train.distributed import all_gather_batch, local_part
 from toonbridge.train.method import register_method
 from toonbridge.train.unpaired import UnpairedTranslation
 
@@ -72,33 +73,40 @@ class CycleOptim:
 
 
 class ImagePool:
-    """Shrivastava et al. 2017: show the discriminator a mix of new and up to ``size`` earlier fakes."""
+    """Shrivastava et al. 2017: show the discriminator a mix of new and up to ``size`` earlier fakes.
 
-    def __init__(self, size: int):
+    Distributed, every rank queries with the whole global batch and a generator all ranks share, so every rank
+    holds the same pool and makes the draws one process would make; each returns its own slice."""
+
+    def __init__(self, size: int, seed: int = 0):
         self.size = size
         self.images: list[torch.Tensor] = []
+        self.generator = torch.Generator().manual_seed(seed)
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
             return images.detach()
         out = []
-        for image in images.detach():
+        for image in all_gather_batch(images.detach()):
             if len(self.images) < self.size:
                 self.images.append(image.clone())
                 out.append(image)
-            elif torch.rand(()) < 0.5:
-                index = int(torch.randint(self.size, ()))
+            elif torch.rand((), generator=self.generator) < 0.5:
+                index = int(torch.randint(self.size, (), generator=self.generator))
                 out.append(self.images[index].clone())
                 self.images[index] = image.clone()
             else:
                 out.append(image)
-        return torch.stack(out)
+        return local_part(torch.stack(out))
 
-    def state(self) -> torch.Tensor:
-        return torch.stack(self.images) if self.images else torch.zeros(0)
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"images": torch.stack(self.images) if self.images else torch.zeros(0), "generator": self.generator.get_state()}
 
-    def load(self, tensor: torch.Tensor) -> None:
-        self.images = list(tensor.unbind(0)) if tensor.numel() else []
+    def load(self, state: dict[str, torch.Tensor]) -> None:
+        images = state.get("images", torch.zeros(0))
+        self.images = list(images.unbind(0)) if images.numel() else []
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
 
 
 @register_method("landmark_cyclegan")
@@ -143,8 +151,8 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
                            "discriminators": torch.optim.Adam(discriminators, lr=self.optim_config.lr, betas=betas)}
         if self.loss_config.landmark_frame not in ("domain_mean", "same"):
             raise ValueError(f"loss.landmark_frame must be 'domain_mean' or 'same', not {self.loss_config.landmark_frame!r}")
-        self.pool_photo = ImagePool(self.loss_config.pool_size)
-        self.pool_cartoon = ImagePool(self.loss_config.pool_size)
+        self.pool_photo = ImagePool(self.loss_config.pool_size, config.seed)
+        self.pool_cartoon = ImagePool(self.loss_config.pool_size, config.seed + 1)
 
     @functools.cached_property
     def landmark_frames(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,11 +263,15 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
                 network.requires_grad_(trainable)
 
     def extra_state(self) -> dict[str, torch.Tensor]:
-        return {"pool_photo": self.pool_photo.state(), "pool_cartoon": self.pool_cartoon.state()}
+        return {f"{name}{suffix}": value for name, pool in (("pool_photo", self.pool_photo), ("pool_cartoon", self.pool_cartoon))
+                for suffix, value in zip(("", "_generator"), pool.state().values())}
 
     def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.pool_photo.load(tensors.get("pool_photo", torch.zeros(0)).to(self.device))
-        self.pool_cartoon.load(tensors.get("pool_cartoon", torch.zeros(0)).to(self.device))
+        for name, pool in (("pool_photo", self.pool_photo), ("pool_cartoon", self.pool_cartoon)):
+            state = {"images": tensors.get(name, torch.zeros(0)).to(self.device)}
+            if f"{name}_generator" in tensors:
+                state["generator"] = tensors[f"{name}_generator"]
+            pool.load(state)
 
 
 def _transform(matrix: torch.Tensor, points: torch.Tensor | None) -> torch.Tensor | None:

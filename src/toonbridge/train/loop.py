@@ -4,6 +4,9 @@ Data order is a pure function of (seed, step): the permutation of each epoch com
 (seed, epoch), so a resumed run draws exactly the batches the killed run would have drawn. Together with the
 restored weights, optimiser moments, method buffers and the torch RNG state, ``--resume`` continues the run
 exactly where its last checkpoint was taken.
+
+Under torchrun the same loop runs in every process (:mod:`toonbridge.train.distributed`): each reads its slice of
+the global batch, gradients are averaged before every optimiser step, and rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from toonbridge.errors import ToonbridgeError
 from toonbridge.train.checkpoint import (checkpoint_or_latest, latest_checkpoint, list_checkpoints, restore,
                                          restore_exported_networks, restore_networks, rng_state, save_checkpoint,
                                          set_rng_state)
+from toonbridge.train import distributed
 from toonbridge.train.config import TrainConfig
 from toonbridge.train.method import TrainingMethod, build_method
 
@@ -43,6 +47,7 @@ class TrainResult:
     wall_seconds: float
     checkpoint: Path | None
     stopped_by: str  # "steps", "wall time" or "interrupt"
+    main: bool = True  # False in the other processes of a torchrun run (rank 0 speaks for the run)
 
 
 def batch_indices(length: int, batch_size: int, seed: int, start_step: int) -> Iterator[tuple[int, list[int]]]:
@@ -61,56 +66,88 @@ def batch_indices(length: int, batch_size: int, seed: int, start_step: int) -> I
 def train(config: TrainConfig, *, resume: bool = False, device: str = "cpu", progress: bool = True, log=print) -> TrainResult:
     """Run (or resume) ``config`` until its steps or wall-time budget are spent, or Ctrl-C.
 
-    The first Ctrl-C finishes the current step, writes a checkpoint and returns; a second one stops at once,
-    keeping the last checkpoint (a half-done step is never saved, so resuming stays exact).
+    The first Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and returns; a second Ctrl-C stops
+    at once, keeping the last checkpoint (a half-done step is never saved, so resuming stays exact). Started by
+    torchrun, every process of the run stops at the same step.
     """
-    torch_device = _device(device)
+    world = distributed.init_from_environment(device)
+    try:
+        result = _train(config, resume, _device(device, world), progress and world.main, log if world.main else lambda _message: None, world)
+    except RuntimeError as error:
+        distributed.shutdown(finished=False)
+        if not world.distributed or "Connection" not in str(error) and "NCCL" not in str(error):
+            raise
+        raise ToonbridgeError(f"another process of this run stopped ({str(error).splitlines()[0]}); the last checkpoint "
+                              f"is {_latest_path(config.run_dir)}: --resume from it") from None
+    except BaseException:
+        distributed.shutdown(finished=False)
+        raise
+    # After a Ctrl-C the processes may not all come back from their last step (a second Ctrl-C): nobody waits.
+    distributed.shutdown(finished=result.stopped_by != "interrupt")
+    return result
+
+
+def _train(config: TrainConfig, resume: bool, torch_device: torch.device, progress: bool, log, world: distributed.World) -> TrainResult:
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed + world.rank)  # ranks draw different noise; rank 0 draws what one process would
     method = build_method(config, torch_device)
-    start_step, elapsed = _start(config, method, resume, log)
+    start_step, elapsed = _start(config, method, resume, log, world)
+    distributed.broadcast_networks(method.networks)
+    distributed.synchronise_batch_norm(method.networks)
+    distributed.average_gradients_before_steps(method.optimizers)
     dataset = method.dataset()
-    writer = _summary_writer(Path(config.run_dir) / "logs")
+    writer = _summary_writer(Path(config.run_dir) / "logs") if world.main else None
     clock = time.monotonic()
     trained = lambda: elapsed + time.monotonic() - clock  # noqa: E731
     last_saved: Path | None = None
-    stopped_by, step, finished_step = "steps", start_step, True
+    saved_step = start_step  # the same on every rank (only rank 0 gets paths back from saving)
+    stopped_by, step, finished_step, hard_stop = "steps", start_step, True, False
 
-    def save(at_step: int) -> Path:
-        state = {"config": config.to_dict(), "rng": rng_state(), "wall_seconds": trained(), "device": _describe(torch_device)}
+    def save(at_step: int) -> Path | None:
+        rng_by_rank = distributed.gather_objects(rng_state())  # every rank takes part; rank 0 writes
+        if not world.main:
+            return None
+        state = {"config": config.to_dict(), "rng": rng_by_rank[0], "wall_seconds": trained(), "device": _describe(torch_device),
+                 "world_size": world.size, "rng_by_rank": rng_by_rank}
         return save_checkpoint(config.run_dir, at_step, method.networks, method.optimizers, state,
                                method.extra_state(), keep=config.keep_checkpoints)
 
+    def save_now(at_step: int) -> None:
+        nonlocal last_saved, saved_step
+        last_saved, saved_step = save(at_step) or last_saved, at_step
+
     try:
-        with _progress_bar(progress) as bar, _StopRequest() as stop:
+        with _progress_bar(progress) as bar, _StopRequest(world.main) as stop:
             task = bar.add_task("training", total=config.steps, completed=start_step, losses="")
-            for epoch, indices in batch_indices(len(dataset), config.batch_size, config.seed, start_step):
+            for epoch, indices in batch_indices(len(dataset), config.batch_size * world.size, config.seed, start_step):
                 if step >= config.steps:
                     break
                 dataset.set_epoch(epoch)
-                batch = _to_device(_fetch(dataset, indices), torch_device)
+                mine = indices[world.rank * config.batch_size:(world.rank + 1) * config.batch_size]
+                batch = _to_device(_fetch(dataset, mine), torch_device)
                 finished_step = False
                 method.set_learning_rate_for(step)
                 losses = {name: float(value) for name, value in method.train_step(batch, step).items()}
                 _check_finite(losses, step, lambda: last_saved or _latest_path(config.run_dir))
                 step, finished_step = step + 1, True
-                _log(writer, bar, task, method, batch, losses, step, config)
+                if world.main:
+                    _log(writer, bar, task, method, batch, losses, step, config)
                 if step % config.checkpoint_every == 0:
-                    last_saved = save(step)
-                if stop.requested:
-                    stopped_by = "interrupt"
-                    break
-                if config.max_wall_minutes and trained() >= 60 * config.max_wall_minutes:
-                    stopped_by = "wall time"
+                    save_now(step)
+                out_of_time = bool(config.max_wall_minutes) and trained() >= 60 * config.max_wall_minutes
+                if distributed.any_rank(stop.requested or out_of_time):
+                    stopped_by = "interrupt" if distributed.any_rank(stop.requested) else "wall time"
                     break
     except KeyboardInterrupt:
-        stopped_by = "interrupt"
+        stopped_by, hard_stop = "interrupt", True
     finally:
-        writer.close()
-    if finished_step and step > start_step and (last_saved is None or not last_saved.name.endswith(f"{step:08d}")):
-        last_saved = save(step)
-    return TrainResult(step, trained(), last_saved or _latest_path(config.run_dir), stopped_by)
+        if writer is not None:
+            writer.close()
+    # After a second Ctrl-C the other processes may be anywhere in their step: no collective save then.
+    if finished_step and step > saved_step and not (hard_stop and world.distributed):
+        save_now(step)
+    return TrainResult(step, trained(), last_saved or _latest_path(config.run_dir), stopped_by, world.main)
 
 
 def _log(writer, bar, task, method: TrainingMethod, batch: dict, losses: dict[str, float], step: int, config: TrainConfig) -> None:
@@ -124,29 +161,37 @@ def _log(writer, bar, task, method: TrainingMethod, batch: dict, losses: dict[st
 
 
 class _StopRequest:
-    """Turn the first Ctrl-C into a request honoured between steps; a second one interrupts at once."""
+    """Turn the first Ctrl-C into a request honoured between steps; a second one interrupts at once. SIGTERM (what
+    torchrun sends every process of a run after a Ctrl-C, or when another process failed) is always a request:
+    the step finishes and a checkpoint is written within torchrun's grace period."""
 
-    def __init__(self):
+    def __init__(self, speak: bool = True):
         self.requested = False
-        self.previous = None
+        self.speak = speak
+        self.previous: dict = {}
 
     def __enter__(self) -> "_StopRequest":
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._interrupt),
+                             signal.SIGTERM: signal.signal(signal.SIGTERM, self._terminate)}
         return self
 
-    def _handle(self, signum, frame) -> None:
+    def _interrupt(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
+        self._terminate(signum, frame)
+
+    def _terminate(self, signum, frame) -> None:
+        if not self.requested and self.speak:
+            print("stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
         self.requested = True
-        print("stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
-def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log) -> tuple[int, float]:
+def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log, world: distributed.World) -> tuple[int, float]:
     existing = list_checkpoints(config.run_dir)
     if not resume:
         if existing:
@@ -165,9 +210,23 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log) -> tu
                               f"resume with the same config (only {', '.join(RESUME_MAY_CHANGE)} may change)")
     restore(checkpoint, method.networks, method.optimizers)
     method.load_extra_state(checkpoint.extra)
-    set_rng_state(checkpoint.state["rng"])
+    _restore_rng(checkpoint, config, world, log)
     log(f"resuming {config.run_dir} from step {checkpoint.step} ({checkpoint.state.get('wall_seconds', 0) / 60:.1f} min trained)")
     return checkpoint.step, float(checkpoint.state.get("wall_seconds", 0.0))
+
+
+def _restore_rng(checkpoint, config: TrainConfig, world: distributed.World, log) -> None:
+    """Each rank's own generator state when the run had as many processes; otherwise (documented as not bit-exact:
+    the global batch changed too) rank 0's state, with the other ranks re-seeded apart from it."""
+    states = checkpoint.state.get("rng_by_rank") or [checkpoint.state["rng"]]
+    if len(states) == world.size:
+        set_rng_state(states[world.rank])
+        return
+    log(f"note: {checkpoint.path} was trained by {len(states)} process(es), this run has {world.size}: it resumes, but "
+        "not bit-exactly (the global batch and the random draws change)")
+    set_rng_state(states[0])
+    if world.rank:
+        torch.manual_seed(config.seed + world.rank + 1_000_003 * checkpoint.step)
 
 
 def _fresh_start(config: TrainConfig, method: TrainingMethod, log) -> tuple[int, float]:
@@ -195,16 +254,19 @@ def _latest_path(run_dir: str) -> Path | None:
 
 
 def _check_finite(losses: dict[str, float], step: int, last_good) -> None:
-    """``last_good()`` finds the last checkpoint; it is only called when a loss is bad."""
+    """``last_good()`` finds the last checkpoint; it is only called when a loss is bad (on any rank: all stop)."""
     bad = [name for name, value in losses.items() if not math.isfinite(value)]
-    if bad:
+    if distributed.any_rank(bool(bad)):
+        if not bad:
+            raise TrainingDiverged(f"a loss became NaN or infinite in another process at step {step + 1}; training stopped "
+                                   f"(the last good checkpoint is {last_good()})")
         checkpoint = last_good()
         where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
         raise TrainingDiverged(f"loss {', '.join(bad)} became {losses[bad[0]]} at step {step + 1}; training stopped "
                                f"({where}). Lower the learning rate or use precision: fp32, then --resume.")
 
 
-def _device(name: str) -> torch.device:
+def _device(name: str, world: distributed.World = distributed.World()) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ToonbridgeError("--device cuda was asked for, but torch sees no CUDA device here")
     if name not in ("cpu", "cuda"):
@@ -213,14 +275,17 @@ def _device(name: str) -> torch.device:
         # Every method trains at fixed image sizes, so cuDNN's per-shape search pays off; TF32 for what runs in fp32.
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
+        return torch.device("cuda", world.local_rank)  # one GPU per process under torchrun
     return torch.device(name)
 
 
 def _describe(device: torch.device) -> str:
     """What the run trained on, for the recipe in docs/models.md (wall time means little without it)."""
+    processes = distributed.world().size
+    each = f" × {processes} processes" if processes > 1 else ""
     if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {torch.get_num_threads()} threads"
+        return f"cuda: {torch.cuda.get_device_name(device)}{each}"
+    return f"cpu: {torch.get_num_threads()} threads{each}"
 
 
 def _fetch(dataset, indices: list[int]):
