@@ -1,6 +1,6 @@
 """Measure whitebox styles ([whitebox]) next to the published White-box generator and "do nothing".
 
-    python scripts/evaluate_whitebox.py [--styles whitebox-bitmoji whitebox-anime whitebox-avataaars | FOLDER ...]
+    python scripts/evaluate_whitebox.py [--styles whitebox-bitmoji whitebox-avataaars | FOLDER ...]
         [--limit 300] [--men 200] [--peer ../shared/peers/whitebox/whitebox_cartoon_gan_dr.tflite] [--json out.json]
 
 On the first ``--limit`` validation photos of celeba2bitmoji/photo (aligned 128-px faces with 5 labelled points):
@@ -103,7 +103,7 @@ def men_kept(outputs: list[np.ndarray], classifier) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles", nargs="+", default=["whitebox-bitmoji", "whitebox-anime", "whitebox-avataaars"])
+    parser.add_argument("--styles", nargs="+", default=["whitebox-bitmoji", "whitebox-avataaars"])
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--men", type=int, default=200)
     parser.add_argument("--peer", type=Path, default=PEER)

@@ -22,7 +22,7 @@ from toonbridge.imageio import load_image, resize_image, save_image
 
 from evaluate_whitebox import PEER, Peer
 
-STYLES = ["whitebox-bitmoji", "whitebox-anime", "whitebox-avataaars"]
+STYLES = ["whitebox-bitmoji", "whitebox-avataaars"]
 
 
 def faces(rows: int) -> list[np.ndarray]:
