@@ -77,7 +77,7 @@ def init_from_environment(device_type: str) -> World:
 def shutdown(finished: bool) -> None:
     """Leave the process group. After a run that ``finished`` every process leaves together: one that tore its
     group down while a peer was still in its last collective died with SIGABRT ("terminate called without an
-    active exception") in about 1 run in 20. After an error no process waits (its peers may never come)."""
+    active exception") once in about 15 test runs here. After an error no process waits (its peers may never come)."""
     global _world
     if dist.is_initialized():
         if finished:
