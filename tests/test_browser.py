@@ -137,6 +137,25 @@ def test_whole_picture_option_shows_for_whitebox_styles_and_cartoonizes_everythi
     assert not page.locator("#whole-box").is_visible() and not page.locator("#whole").is_checked()
 
 
+def test_twingan_styles_offer_a_hair_colour_and_send_it(server_url, page):
+    page.goto(server_url)
+    page.wait_for_function("document.querySelector('#style').options.length > 0")
+    assert not page.locator("#hair-box").is_visible()  # bitmoji cannot choose hair
+    page.set_input_files("#file", str(SAMPLE))
+    page.select_option("#style", "twingan-anime")
+    assert page.locator("#hair-box").is_visible()
+    page.select_option("#hair", "blue")
+    # The form's own fields, as the page sends them (a multipart body with a file is not readable from the request).
+    page.evaluate("""() => { const send = window.fetch; window.sentHair = null;
+        window.fetch = (url, options) => { if (options && options.body instanceof FormData) window.sentHair = options.body.get('hair');
+                                           return send(url, options); }; }""")
+    page.click("#convert")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Done')", timeout=60_000)
+    assert page.evaluate("window.sentHair") == "blue"
+    page.select_option("#style", "bitmoji")
+    assert not page.locator("#hair-box").is_visible()
+
+
 def test_psp_realizes_several_faces_per_cartoon_on_the_page(server_url, page, tmp_path):
     from toonbridge.api import load
     from toonbridge.imageio import save_image

@@ -160,6 +160,17 @@ def test_whole_photo_mode_cartoonizes_everything_with_a_whitebox_style_only(clie
     _error(_post(client, "/v1/cartoonize", photo, fields={"whole_photo": "true"}), 422, "unsupported_direction")
 
 
+def test_twingan_styles_take_a_hair_colour_and_the_others_refuse_one(client):
+    styles = {style["name"]: style for style in client.get("/v1/styles").json()["styles"]}
+    assert "blond" in styles["twingan-bitmoji"]["hair_colours"] and styles["bitmoji"]["hair_colours"] == []
+    photo = SAMPLE.read_bytes()
+    plain = _post(client, "/v1/cartoonize", photo, style="twingan-bitmoji", format="json").json()["faces"][0]["output"]
+    blue = _post(client, "/v1/cartoonize", photo, style="twingan-bitmoji", fields={"hair": "blue"}, format="json")
+    assert blue.status_code == 200 and blue.json()["faces"][0]["output"] != plain  # the request reaches the network
+    _error(_post(client, "/v1/cartoonize", photo, style="twingan-bitmoji", fields={"hair": "green"}), 422, "invalid_request")
+    _error(_post(client, "/v1/cartoonize", photo, style="bitmoji", fields={"hair": "blond"}), 422, "invalid_request")
+
+
 def test_realize_draws_variants_in_json_for_psp_styles_only(client):
     from toonbridge.api import load
 

@@ -69,7 +69,8 @@ class Translation:
 class Style:
     """A shipped (or user) style with both translation directions; networks load on first use."""
 
-    def __init__(self, info: StyleInfo, device: str = "cpu", precision: str = "fp32", backend: str = "auto"):
+    def __init__(self, info: StyleInfo, device: str = "cpu", precision: str = "fp32", backend: str = "auto",
+                 hair: str | None = None):
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16, not {precision!r}")
         if backend not in BACKENDS:
@@ -83,6 +84,10 @@ class Style:
         self.template = get_template(info.template)
         self.cartoon_template = get_template(info.cartoon_template or info.template)
         self._networks: dict[str, torch.nn.Module] = {}
+        self._files: dict[Path, torch.nn.Module] = {}  # roles that view one file share its weights
+        if hair is not None and not info.views:
+            raise ToonbridgeError(f"style {info.name!r} cannot choose a hair colour (the twingan styles can)")
+        self.hair = hair
 
     @property
     def name(self) -> str:
@@ -97,7 +102,14 @@ class Style:
             path = self.info.network_path(role)
             if path is None:
                 raise ToonbridgeError(f"style {self.name!r} has no {role} network")
-            network = load_network(path).to(self.device)
+            if path not in self._files:
+                self._files[path] = load_network(path).to(self.device)
+            network = self._files[path]
+            if role in self.info.views:  # one direction of a many-domain network (TwinGAN)
+                try:
+                    network = network.view(**self.info.views[role], hair=self.hair).eval()
+                except ValueError as error:
+                    raise ToonbridgeError(f"style {self.name!r}: {error}") from None
             # A network that needs others to run (pSp's encoder and the face generator) says what to run instead.
             self._networks[role] = network.for_inference(self.device) if hasattr(network, "for_inference") else network
         return self._networks[role]
@@ -118,7 +130,7 @@ class Style:
             if f"{role}.{group}" not in self._networks:
                 self._networks[f"{role}.{group}"] = self.network(role).branch(group)
             module = self._networks[f"{role}.{group}"]
-        if self.backend == "torch":
+        if self.backend == "torch" or self.info.views:  # a many-domain view reads each input's hair colour in numpy
             return module
         onnx_key = f"{role}.{group or ''}.onnx"
         if onnx_key not in self._networks:
@@ -127,12 +139,27 @@ class Style:
 
             folder = cache_root() / "onnx"
             try:
-                path = cached_onnx(module, self.info.network_path(role), self.info.size, folder, variant=group or "")
+                path = cached_onnx(module, self.info.network_path(role), self.info.size, folder, variant=self._variant(role, group))
             except OSError as error:
                 raise ToonbridgeError(f"cannot write the ONNX model under {folder} ({error}); set TOONBRIDGE_CACHE "
                                       "or use the torch backend") from None
             self._networks[onnx_key] = OnnxNetwork(path)
         return self._networks[onnx_key]
+
+    def model_input(self, image: ImageInput, direction: str, *, aligned: bool = False) -> np.ndarray:
+        """The image's face as this style's network reads it (its largest face, for photos), without translating."""
+        _check_direction(direction)
+        image = load_image(image)
+        if not aligned:
+            faces, _ = self._find_faces(image, direction)
+            image = min(faces, key=lambda face: face.scale).image
+        return self._to_model(image, direction)
+
+    def _variant(self, role: str, group: str | None) -> str:
+        """What tells this network's ONNX export from another of the same file: a branch, or a view and colour."""
+        view = self.info.views.get(role)
+        parts = [group, f"{view['source']}2{view['target']}" if view else None, self.hair]
+        return "-".join(part for part in parts if part)
 
     def route(self, faces: list[np.ndarray], direction: str, group: str | None = None) -> list[str | None]:
         """The branch each aligned face goes to: ``group`` when one is named, else (None or ``"auto"``) the first
@@ -399,15 +426,85 @@ def _resolve_backend(backend: str, device: torch.device, precision: str) -> str:
     return "torch"
 
 
-def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str = "fp32", backend: str = "auto") -> Style:
+def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str = "fp32", backend: str = "auto",
+         hair: str | None = None) -> Style:
     """A shipped style by name (see :func:`styles`) or a style folder by path.
+
+    ``hair`` asks a style that can (the ``twingan-`` styles) for one of its hair colours (``HAIR_COLOURS``).
 
     ``precision="bf16"`` runs the generators under bfloat16 autocast: 1.4-1.8x faster for bitmoji on CPUs with
     AVX-512 BF16, at a small cost in fidelity (see docs/benchmarks.md). ``backend``: ``auto`` runs the generators
     with onnxruntime when it is installed (fp32 on the CPU; 1.0-1.3x faster than PyTorch fp32 here, same results
     to 1e-4) and with PyTorch otherwise; ``torch`` or ``onnx`` force one.
     """
-    return Style(find_style(name), device, precision, backend)
+    return Style(find_style(name), device, precision, backend, hair)
+
+
+def domains(network: str | Path = "twingan") -> list[str]:
+    """The domains a many-domain network (a folder with ``domains.json``; built in: ``twingan``) translates between."""
+    return list(_domains_file(network)[1]["domains"])
+
+
+def load_domains(source: str, target: str, *, network: str | Path = "twingan", hair: str | None = None, device: str = "cpu",
+                 precision: str = "fp32", backend: str = "auto") -> Style:
+    """Any domain of a many-domain network to any other (e.g. ``load_domains("bitmoji", "anime")``), as a style.
+
+    The network's folder holds ``domains.json``: the network file, its framing (``template``, ``size``), the photo
+    domain, and per domain how its images are framed (``template``), whether cartoons sit on a light backdrop, and
+    networks that locate its faces. From the photo domain the style cartoonizes (faces are detected); from any
+    other it reads cartoons as ``realize`` does (centred square, then the domain's landmark networks if any).
+    """
+    folder, spec = _domains_file(network)
+    known = list(spec["domains"])
+    for name in (source, target):
+        if name not in known:
+            raise UnknownName(f"unknown domain {name!r}; {folder.name} translates between {', '.join(known)}")
+    if source == target:
+        raise ToonbridgeError(f"source and target are both {source!r}; name two different domains")
+    role = "to_cartoon" if source == spec["photo_domain"] else "to_photo"
+    frame_of = spec["domains"][source]
+    networks = {role: spec["network"], **(frame_of.get("networks", {}) if role == "to_photo" else {})}
+    info = StyleInfo(name=f"{folder.name}:{source}-to-{target}", folder=folder, template=spec["template"], size=int(spec["size"]),
+                     title=f"{source} to {target}", networks=networks, cartoon_template=frame_of["template"],
+                     light_background=bool(spec["domains"][target].get("light_background", False)),
+                     reframe_cartoons=role == "to_photo", views={role: {"source": source, "target": target}})
+    return Style(info, device, precision, backend, hair)
+
+
+def lookalike(image: ImageInput, gallery: str | Path, *, k: int = 5, domain: str | None = None, aligned: bool = False,
+              gallery_aligned: bool | None = None, network: str | Path = "twingan", device: str = "cpu", progress=None):
+    """The ``k`` gallery cartoons nearest to the photo's face in the shared code (``toonbridge.lookalike``): a list
+    of ``Match(path, distance)``, nearest first, and the face as it was encoded. ``gallery``: ``bitmoji``,
+    ``anime`` (those sets in ../shared/data) or a folder, whose images are read as ``domain`` (default bitmoji) and
+    located like ``realize`` locates a cartoon unless ``gallery_aligned`` (the named sets are aligned already)."""
+    from toonbridge.lookalike import Encoder, gallery_files, index_gallery
+
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+    photo = Encoder(_photo_domain(network), network, device)
+    face = photo.frame(image, aligned=aligned)
+    paths, gallery_domain, named_aligned = gallery_files(gallery, domain)
+    crops = named_aligned if gallery_aligned is None else gallery_aligned
+    index = index_gallery(paths, Encoder(gallery_domain, network, device), aligned=crops, progress=progress)
+    if not index.paths:
+        raise ToonbridgeError(f"no usable image in gallery {gallery}")
+    return index.nearest(photo.codes([face])[0], k), face
+
+
+def _photo_domain(network: str | Path) -> str:
+    return _domains_file(network)[1]["photo_domain"]
+
+
+def _domains_file(network: str | Path) -> tuple[Path, dict]:
+    import json
+
+    from toonbridge.style_files import WEIGHTS_DIR
+
+    folder = Path(network) if (Path(network) / "domains.json").is_file() else WEIGHTS_DIR / str(network)
+    try:
+        return folder, json.loads((folder / "domains.json").read_text())
+    except (OSError, ValueError) as error:
+        raise ToonbridgeError(f"{network} is not a many-domain network folder (domains.json: {error})") from None
 
 
 def styles() -> list[StyleInfo]:

@@ -170,6 +170,8 @@ class _TranslateOptions:
     variants: int = 0  # realize with a style that inverts into the face generator: several faces per cartoon
     seed: int = 0
     whole_photo: bool = False  # fully convolutional styles: the entire photo, not only the faces
+    hair: Optional[str] = None  # twingan styles: the hair colour asked for
+    domains: Optional[tuple[str, str]] = None  # `translate`: source and target of the many-domain network
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -181,6 +183,7 @@ ImageFormat = Annotated[str, typer.Option("--format", help="Output files: png, j
 Quality = Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")]
 InferenceDevice = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
 WholePhoto = Annotated[bool, typer.Option("--whole-photo", help="Cartoonize the entire picture, background and all (whitebox styles), not only the faces.")]
+Hair = Annotated[Optional[str], typer.Option("--hair", help="twingan styles: the hair colour to give (black, brown, blond, red, white, blue).")]
 MinFace = Annotated[float, typer.Option("--min-face", min=0.0, help="Leave faces narrower than this many pixels as they are (said on stderr).")]
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 
@@ -190,7 +193,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
                device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False,
-               min_face: MinFace = 24.0, whole_photo: WholePhoto = False) -> None:
+               min_face: MinFace = 24.0, whole_photo: WholePhoto = False, hair: Hair = None) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -202,7 +205,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
-        as_json=as_json, min_face=min_face, whole_photo=whole_photo))
+        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair))
 
 
 @app.command()
@@ -211,7 +214,8 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
             strength: Strength = 1.0, image_format: ImageFormat = "png", quality: Quality = 92,
             device: InferenceDevice = "cpu", as_json: TranslateJson = False,
             variants: Annotated[int, typer.Option(min=0, help="Several realistic faces per cartoon (psp style): OUTDIR/<stem>_v<K>.png.")] = 0,
-            seed: Annotated[int, typer.Option(min=0, help="With --variants: the seed of the random faces mixed in (same seed, same faces).")] = 0) -> None:
+            seed: Annotated[int, typer.Option(min=0, help="With --variants: the seed of the random faces mixed in (same seed, same faces).")] = 0,
+            hair: Hair = None) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
@@ -220,7 +224,67 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
     _translate("realize", cartoons, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json,
-        variants=variants, seed=seed))
+        variants=variants, seed=seed, hair=hair))
+
+
+@app.command()
+def translate(inputs: Photos, output: OutDir,
+              source: Annotated[str, typer.Option("--from", help="The inputs' domain: photo, bitmoji or anime.", show_default=False)],
+              target: Annotated[str, typer.Option("--to", help="The domain to translate into.", show_default=False)],
+              aligned: Aligned = False, bf16: Bf16 = False, progress: Progress = None, quiet: Quiet = False,
+              strength: Strength = 1.0, image_format: ImageFormat = "png", quality: Quality = 92,
+              device: InferenceDevice = "cpu", as_json: TranslateJson = False, hair: Hair = None) -> None:
+    """Any domain to any other with the one TwinGAN network (e.g. --from bitmoji --to anime).
+
+    Photos are searched for faces as `cartoonize` does; cartoons are framed as `realize` frames them. Writes
+    OUTDIR/<stem>.png and, unless --aligned, OUTDIR/<stem>_<i>.png (each aligned result).
+    """
+    _translate("cartoonize" if source == "photo" else "realize", inputs, output, _TranslateOptions(
+        style="twingan", aligned=aligned, bf16=bf16, backend="torch", group="auto", progress=progress, quiet=quiet,
+        strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json, hair=hair,
+        domains=(source, target)))
+
+
+@app.command()
+def lookalike(photo: Annotated[Path, typer.Argument(help="A photo with a face.", show_default=False)],
+              gallery: Annotated[str, typer.Option(help="bitmoji or anime (those sets in TOONBRIDGE_DATA), or a folder of cartoons.")] = "bitmoji",
+              k: Annotated[int, typer.Option("-k", min=1, help="How many cartoons to list.")] = 5,
+              domain: Annotated[Optional[str], typer.Option(help="How a folder's cartoons are read: bitmoji or anime (default bitmoji).")] = None,
+              sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Write a contact sheet (the face, then the matches) here.")] = None,
+              gallery_aligned: Annotated[bool, typer.Option("--gallery-aligned", help="The folder's cartoons are aligned crops (as `align` writes them): skip locating each face, ~10x faster.")] = False,
+              aligned: Aligned = False, as_json: TranslateJson = False, progress: Progress = None) -> None:
+    """Which cartoons look like you: rank a gallery by distance to the photo's face in TwinGAN's shared code.
+
+    A gallery's codes are cached, so only the first search of a gallery encodes it (docs/benchmarks.md: time per
+    10,000 cartoons); an interrupted indexing resumes where it stopped."""
+    from toonbridge.api import lookalike as search
+    from toonbridge.imageio import save_image
+    from toonbridge.lookalike import contact_sheet
+
+    if sheet is not None and sheet.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        _fail(f"--sheet must name a .png, .jpg or .webp file, not {sheet}")
+    bar = None
+    if _want_progress(progress):
+        from rich.progress import Progress as Bar
+
+        bar = Bar(transient=True)
+        bar.start()
+        task = bar.add_task("indexing the gallery", total=None)
+    try:
+        matches, face = _make(lambda: search(photo, gallery, k=k, domain=domain, aligned=aligned, gallery_aligned=gallery_aligned or None,
+                                             progress=(lambda done, total: bar.update(task, completed=done, total=total)) if bar else None))
+    finally:
+        if bar:
+            bar.stop()
+    if sheet is not None:
+        _make(lambda: save_image(contact_sheet(face, matches), sheet))
+    if as_json:
+        print(json.dumps([{"path": str(m.path), "distance": m.distance} for m in matches], indent=1))
+        return
+    for rank, match in enumerate(matches, 1):
+        print(f"{rank}. {match.path}  (distance {match.distance:.3f})")
+    if sheet is not None:
+        print(f"contact sheet: {sheet}", file=sys.stderr)
 
 
 def _translate(direction: str, inputs: list[str], output: Path, options: _TranslateOptions) -> None:
@@ -230,8 +294,17 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
     if options.image_format not in OUTPUT_FORMATS:
         _fail(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {options.image_format!r}")
-    chosen = _make(lambda: load(options.style, device=options.device, precision="bf16" if options.bf16 else "fp32",
-                                backend="torch" if options.device != "cpu" else options.backend))
+    precision, backend = "bf16" if options.bf16 else "fp32", "torch" if options.device != "cpu" else options.backend
+    if options.domains:
+        from toonbridge.api import load_domains
+
+        chosen = _make(lambda: load_domains(*options.domains, hair=options.hair, device=options.device, precision=precision, backend=backend))
+    else:
+        chosen = _make(lambda: load(options.style, device=options.device, precision=precision, backend=backend, hair=options.hair))
+    if options.hair:
+        from toonbridge.api import DIRECTIONS
+
+        _make(lambda: chosen.network(DIRECTIONS[direction]))  # an unknown colour fails here, not once per file
     _make(lambda: chosen.route([], direction, options.group))  # an unknown group fails here, not once per file
     if options.whole_photo and (direction != "cartoonize" or not chosen.info.whole_photo):
         from toonbridge.style_files import shipped_styles
@@ -611,6 +684,9 @@ def export_onnx_files(
     from toonbridge.models.onnx import export_onnx
 
     chosen = _make(lambda: load(style, backend="torch"))
+    if chosen.info.views:
+        _fail(f"style {chosen.name!r} views a many-domain network that reads each input's hair colour as it runs; "
+              "it runs in PyTorch only (toonbridge.load or `toonbridge serve`)")
     if group is not None and group not in chosen.groups:
         _fail(f"style {chosen.name!r} has no group {group!r}" + (f"; its groups: {', '.join(chosen.groups)}" if chosen.groups else ""))
     groups = [group] if group else chosen.groups or [None]

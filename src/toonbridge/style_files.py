@@ -27,6 +27,11 @@ out when pasting faces back, so the photo's own background shows around the cart
 ``"whole_photo": true`` (optional) says the cartoonize network is fully convolutional: ``cartoonize_whole`` runs it
 on an entire photo (tiled), not only on the aligned faces.
 
+``views`` (optional) names, per role, the direction of a network that serves several (TwinGAN: one file for every
+domain): ``"views": {"to_cartoon": {"source": "photo", "target": "bitmoji"}, "to_photo": {"source": "bitmoji",
+"target": "photo"}}``; the network's ``view(source, target, hair)`` gives the one-direction network. Such a style
+can be asked for a hair colour (``toonbridge.load(name, hair="blond")``).
+
 ``evaluation`` (optional) says what ``toonbridge eval report`` measures the style on: its two domains' validation
 splits, the group data, and the attribute classifiers (paths relative to the style folder).
 """
@@ -61,6 +66,7 @@ class StyleInfo:
     reframe_cartoons: bool = False
     # The cartoonize network is fully convolutional (whitebox styles): it can also run on a whole photo at once.
     whole_photo: bool = False
+    views: dict[str, dict] = field(default_factory=dict)  # role -> {source, target} of a many-domain network
 
     @property
     def group_names(self) -> list[str]:
@@ -84,14 +90,21 @@ def read_style(folder: str | Path) -> StyleInfo:
                          cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
                          groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)),
                          reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
-                         whole_photo=bool(raw.get("whole_photo", False)))
+                         whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})))
         _check_groups(info)
+        _check_views(info)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ToonbridgeError(f"{folder} is not a style folder (style.json: {error})") from None
     missing = [file for file in info.networks.values() if not (folder / file).is_file()]
     if missing:
         raise ToonbridgeError(f"style {info.name!r} is incomplete: missing {', '.join(missing)} in {folder}")
     return info
+
+
+def _check_views(info: StyleInfo) -> None:
+    for role, view in info.views.items():
+        if role not in info.networks or not isinstance(view, dict) or set(view) != {"source", "target"}:
+            raise ValueError(f"bad view {role}: {view} (a network role with source and target)")
 
 
 def _check_groups(info: StyleInfo) -> None:

@@ -17,7 +17,7 @@ from toonbridge.data.domains import (
     split_fraction,
 )
 from toonbridge.data.manifest import Sample, read_manifest, write_manifest
-from toonbridge.data.unpaired import DomainImages, UnpairedDataset, image_to_tensor, tensor_to_image
+from toonbridge.data.unpaired import DomainImages, MultiDomainDataset, UnpairedDataset, image_to_tensor, tensor_to_image
 
 
 def load_split(spec: str | Path, split: str = "train", filters: Sequence[str] = (), data_root=None, val_fraction: float = 0.1) -> Domain:
@@ -56,6 +56,7 @@ __all__ = [
     "AugmentConfig",
     "Domain",
     "DomainImages",
+    "MultiDomainDataset",
     "DomainSpec",
     "Sample",
     "UnpairedDataset",

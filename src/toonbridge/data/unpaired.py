@@ -80,3 +80,26 @@ class UnpairedDataset(Dataset):
             "a": self.domain_a.item(self.domain_a.domain[index_a], self.domain_a.rng(index)),
             "b": self.domain_b.item(self.domain_b.domain[index_b], rng_b),
         }
+
+
+class MultiDomainDataset(Dataset):
+    """Item i holds one image of every domain: ``{name: {...}}``, the first domain's image i (cycling) and a random
+    image of each other. Each item also says ``hair_known``: False for samples labelled ``hair: unknown``."""
+
+    def __init__(self, domains: dict[str, DomainImages]):
+        self.domains = domains
+
+    def __len__(self) -> int:
+        return max(len(images) for images in self.domains.values())
+
+    def set_epoch(self, epoch: int) -> None:
+        for images in self.domains.values():
+            images.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        item = {}
+        for stream, (name, images) in enumerate(self.domains.items()):
+            rng = images.rng(index, stream=stream)
+            chosen = images.domain[index % len(images) if stream == 0 else int(rng.integers(len(images)))]
+            item[name] = {**images.item(chosen, rng), "hair_known": chosen.labels.get("hair") != "unknown"}
+        return item

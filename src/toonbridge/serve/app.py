@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toonbridge.errors import FaceTooSmall, ImageTooLarge, InvalidImage, NoFaceFound, ToonbridgeError, UnknownName
 from toonbridge.faces.align import MIN_FACE_PX
+from toonbridge.faces.hair import HAIR_COLOURS
 
 DIRECTION_NAMES = ("cartoonize", "realize")
 
@@ -103,15 +104,21 @@ class StyleCache:
         self.loaded: dict = {}
         self.lock = threading.Lock()
 
-    def get(self, name: str):
+    def get(self, name: str, hair: str | None = None):
+        """The style, loaded once per hair colour asked of it (twingan styles; the colour is in its norms)."""
         from toonbridge.api import Style
 
         if name not in self.infos:
             raise ClientError(422, "unknown_style", f"unknown style {name!r}; known: {', '.join(self.infos)}")
+        if hair and not self.infos[name].views:
+            raise ClientError(422, "invalid_request", f"style {name!r} cannot choose a hair colour (the twingan styles can)")
+        if hair and hair not in HAIR_COLOURS:
+            raise ClientError(422, "invalid_request", f"unknown hair colour {hair!r}; known: {', '.join(HAIR_COLOURS)}")
+        key = (name, hair or None)
         with self.lock:
-            if name not in self.loaded:
-                self.loaded[name] = Style(self.infos[name], precision=self.config.precision, backend=self.config.backend)
-            return self.loaded[name]
+            if key not in self.loaded:
+                self.loaded[key] = Style(self.infos[name], precision=self.config.precision, backend=self.config.backend, hair=hair or None)
+            return self.loaded[key]
 
     def preload(self) -> None:
         from toonbridge.api import DIRECTIONS
@@ -175,7 +182,8 @@ def create_app(config: ServeConfig = ServeConfig()):
     async def list_styles():
         return {"styles": [{"name": info.name, "title": info.title, "description": info.description, "size": info.size,
                             "directions": info.directions, "groups": info.group_names, "whole_photo": info.whole_photo,
-                            "variants": cache.get(info.name).has_variants if "realize" in info.directions else False}
+                            "variants": cache.get(info.name).has_variants if "realize" in info.directions else False,
+                            "hair_colours": list(HAIR_COLOURS) if info.views else []}
                            for info in cache.infos.values()]}
 
     examples: dict[str, bytes] = {}
@@ -201,7 +209,8 @@ def create_app(config: ServeConfig = ServeConfig()):
         return data
 
     async def translate(direction: str, image: UploadFile, style: str, group: str, response_format: str,
-                        strength: float = 1.0, largest: bool = False, min_face: float = MIN_FACE_PX, whole_photo: bool = False):
+                        strength: float = 1.0, largest: bool = False, min_face: float = MIN_FACE_PX, whole_photo: bool = False,
+                        hair: str = ""):
         if response_format not in ("png", "json"):
             raise ClientError(422, "invalid_request", "format must be png or json")
         if not 0 <= strength <= 1:
@@ -209,7 +218,7 @@ def create_app(config: ServeConfig = ServeConfig()):
         if not 0 <= min_face <= 10_000:
             raise ClientError(422, "invalid_request", f"min_face must be between 0 and 10000 pixels, not {min_face}")
         data = await _upload(image)
-        chosen = cache.get(style)
+        chosen = cache.get(style, hair)
         if direction not in chosen.info.directions:
             raise ClientError(422, "unsupported_direction", f"style {style!r} cannot {direction}")
         try:
@@ -227,20 +236,23 @@ def create_app(config: ServeConfig = ServeConfig()):
     @app.post("/v1/cartoonize", responses={200: {"content": {"image/png": {}}}})
     async def cartoonize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
                          strength: float = Form(1.0), largest: bool = Form(False), min_face: float = Form(MIN_FACE_PX),
-                         whole_photo: bool = Form(False), format: str = Query("png", description="png or json")):
+                         whole_photo: bool = Form(False), hair: str = Form(""),
+                         format: str = Query("png", description="png or json")):
         """The photo with every face turned into a cartoon face (PNG), or with per-face results (JSON). Faces
         narrower than ``min_face`` pixels are left as they are (JSON: ``skipped``). ``whole_photo`` (whitebox
-        styles): the entire picture cartoonized, no face search (JSON: no faces)."""
-        return await translate("cartoonize", image, style, group, format, strength, largest, min_face, whole_photo)
+        styles): the entire picture cartoonized, no face search (JSON: no faces). ``hair`` (twingan styles): one of
+        the style's ``hair_colours``."""
+        return await translate("cartoonize", image, style, group, format, strength, largest, min_face, whole_photo, hair)
 
     @app.post("/v1/realize", responses={200: {"content": {"image/png": {}}}})
     async def realize(image: UploadFile = File(...), style: str = Form("bitmoji"), group: str = Form("auto"),
-                      strength: float = Form(1.0), variants: int = Form(0), seed: int = Form(0),
+                      strength: float = Form(1.0), variants: int = Form(0), seed: int = Form(0), hair: str = Form(""),
                       format: str = Query("png", description="png or json")):
         """The cartoon face turned into a realistic one (PNG), or with per-face results (JSON). ``variants`` (psp
-        styles, JSON only): that many different realistic faces, the same ones for the same ``seed``."""
+        styles, JSON only): that many different realistic faces, the same ones for the same ``seed``. ``hair``
+        (twingan styles): one of the style's ``hair_colours``."""
         if not variants:
-            return await translate("realize", image, style, group, format, strength)
+            return await translate("realize", image, style, group, format, strength, hair=hair)
         if not 1 <= variants <= MAX_VARIANTS or seed < 0:
             raise ClientError(422, "invalid_request", f"variants must be 1 to {MAX_VARIANTS} and seed at least 0")
         if format != "json":

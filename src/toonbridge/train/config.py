@@ -149,6 +149,43 @@ class UnpairedData:
         return UnpairedDataset(DomainImages(side_a, self.size, augment_a, seed), DomainImages(side_b, self.size, augment, seed + 1))
 
 
+_DOMAIN_KEYS = {"domain", "filters", "align", "split", "also"}
+
+
+@dataclass
+class MultiDomainData:
+    """The ``data`` section of the one-network-many-domains method (TwinGAN): named domains, each
+    ``{domain, filters, align, split, also}`` as one side of :class:`UnpairedData` (``also`` entries may carry
+    ``labels: {hair: unknown}`` for faces whose hair band holds padding, e.g. UTKFace chips)."""
+
+    domains: dict = field(default_factory=dict)
+    size: int = 128
+    augment: dict = field(default_factory=lambda: {"flip_probability": 0.5, "max_scale": 0.03, "max_rotation_degrees": 3.0, "max_shift": 0.02})
+
+    def __post_init__(self):
+        if len(self.domains) < 2:
+            raise ConfigError("data.domains: name at least two domains")
+        for name, spec in self.domains.items():
+            if not isinstance(spec, dict) or "domain" not in spec or set(spec) - _DOMAIN_KEYS:
+                raise ConfigError(f"data.domains.{name} takes {', '.join(sorted(_DOMAIN_KEYS))} (domain required)")
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.domains)
+
+    def load(self, name: str, split: str | None = None):
+        spec = self.domains[name]
+        return _load_with_extras(spec["domain"], split or spec.get("split", "train"), spec.get("filters", []), spec.get("align"),
+                                 spec.get("also", []), f"data.domains.{name}.also")
+
+    def dataset(self, seed: int):
+        from toonbridge.data import AugmentConfig, DomainImages, MultiDomainDataset
+
+        augment = AugmentConfig(**self.augment)
+        return MultiDomainDataset({name: DomainImages(self.load(name), self.size, augment, seed + k)
+                                   for k, name in enumerate(self.names)})
+
+
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     """Read a YAML config. ``base: other.yaml`` (relative to this file) starts from another config and changes
     only what this one sets (sections are merged key by key), which is how ablations stay one-line diffs."""

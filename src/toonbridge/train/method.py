@@ -26,7 +26,7 @@ def register_method(name: str):
 
 def build_method(config: TrainConfig, device: torch.device) -> "TrainingMethod":
     # Importing the modules registers the built-in methods.
-    from toonbridge.train import attribute_classifier, face_probe, fewshot, landmark_cyclegan, landmark_regressor, psp, stylegan, ugatit, whitebox  # noqa: F401
+    from toonbridge.train import attribute_classifier, face_probe, fewshot, landmark_cyclegan, landmark_regressor, psp, stylegan, twingan, ugatit, whitebox  # noqa: F401
 
     if config.method not in _METHODS:
         raise UnknownName(f"unknown training method {config.method!r}; known: {', '.join(sorted(_METHODS))}")

@@ -1,0 +1,223 @@
+"""TwinGAN training (Jerry Li, 2018): one network (:mod:`toonbridge.models.twingan`) for every named domain.
+
+Each step takes ``batch_size`` images of every domain, encodes them with their own domain's norms and decodes each
+twice: back into its own domain (reconstruction) and into one other domain drawn at random (translation). Per
+domain, as in the author's code:
+
+- L1 reconstruction (``loss.reconstruction``) and a GAN loss on reconstructions (``loss.gan_reconstruction``: L1
+  alone gives blurry, dull output);
+- a GAN loss on translations (``loss.gan``), one spectral-norm PatchGAN per domain (LSGAN), with an R1 gradient
+  penalty on real images (``loss.gradient_penalty``, lazily every ``penalty_every`` steps, scaled to match);
+- semantic consistency: L1 between the code of an image and the code of its translation (``loss.semantic``);
+- optional: cycle L1 back to the source (``loss.cycle``) and our face network's identity term on translations
+  from or to the photo domain (``loss.face_identity``; identity figures judged by the same network flatter it).
+
+Hair colour (``model.hair_colours``): every image is labelled by :mod:`toonbridge.faces.hair` from its own pixels
+(``hair: unknown`` samples are not); reconstructions are decoded with their own colour, and a translation keeps the
+source's colour or, with ``loss.hair_request_probability``, is asked for a random one and pulled there by
+``loss.hair`` (L1 of the hair band's mean colour to the colour's target). The fantasy colour (blue) is requested
+only of cartoon domains (every domain after the first, which is the photo domain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from toonbridge.faces import get_template
+from toonbridge.faces.hair import HAIR_COLOURS, hair_colour_indices, hair_rgb, hair_target_rgb
+from toonbridge.losses import face_identity_loss, l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
+from toonbridge.models import build
+from toonbridge.train.config import MultiDomainData, TrainConfig, section
+from toonbridge.train.method import TrainingMethod, register_method
+from toonbridge.train.schedules import constant_then_linear
+
+FANTASY = "blue"
+
+
+@dataclass
+class TwinGANModel:
+    channels: int = 24  # 3.3 M parameters: the shipped file stays under 10 MB in float16 (32 channels: 5.9 M, 11.8 MB)
+    n_blocks: int = 2
+    skips: list[int] = field(default_factory=lambda: [16, 32, 64])
+    hair_colours: bool = True
+    ndf: int = 32
+    disc_layers: int = 3
+    # Instance norm in the discriminators, as the bitmoji CycleGAN's: spectral norm alone (with R1) left them
+    # scoring everything 0.5 for the first 750 steps, so nothing pushed the domains apart (docs/models.md).
+    disc_norm: bool = True
+    template: str = "bitmoji"  # every domain is framed by it (its 5 points place the face network's chips)
+
+
+@dataclass
+class TwinGANLoss:
+    reconstruction: float = 1.0
+    gan_reconstruction: float = 1.0
+    gan: float = 1.0
+    gradient_penalty: float = 1.0  # R1 γ
+    penalty_every: int = 4
+    semantic: float = 0.1
+    cycle: float = 0.0
+    face_identity: float = 0.0
+    hair: float = 0.0
+    hair_request_probability: float = 0.5
+
+
+@dataclass
+class TwinGANOptim:
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    decay_start: float = 0.5
+    # The domain and hair (γ, β) are all that tells the domains apart, and Adam moves a parameter about lr a step:
+    # at the shared rate they had spread by 0.003 after 300 steps and every target gave the same face. A larger
+    # rate for them (only) lets the domains part within the CPU budget.
+    norm_lr_scale: float = 10.0
+    discriminator_lr_scale: float = 1.0
+
+
+@register_method("twingan")
+class TwinGANTraining(TrainingMethod):
+    def __init__(self, config: TrainConfig, device: torch.device):
+        super().__init__(config, device)
+        self.data_config = section(MultiDomainData, config.data, "data")
+        m = self.model_config = section(TwinGANModel, config.model, "model")
+        self.loss_config = section(TwinGANLoss, config.loss, "loss")
+        self.optim_config = o = section(TwinGANOptim, config.optim, "optim")
+        self.domains = self.data_config.names
+        self.network_options = {"domains": self.domains, "channels": m.channels, "n_blocks": m.n_blocks, "skips": list(m.skips),
+                                "hair_colours": list(HAIR_COLOURS) if m.hair_colours else [], "image_size": self.data_config.size}
+        self.network = build("twingan", **self.network_options).to(device)
+        disc = {"ndf": m.ndf, "n_layers": m.disc_layers, "spectral_norm": True, "norm": m.disc_norm}
+        self.discriminators = nn.ModuleDict({name: build("patch_discriminator", **disc) for name in self.domains}).to(device)
+        self.networks = {"network": self.network, "discriminators": self.discriminators}
+        norms = self.network.conditional_parameters()
+        shared = [p for p in self.network.parameters() if all(p is not q for q in norms)]
+        self.lr_scales = {"network": [1.0, o.norm_lr_scale], "discriminators": [o.discriminator_lr_scale]}
+        betas = (o.beta1, o.beta2)
+        self.optimizers = {"network": torch.optim.Adam([{"params": shared}, {"params": norms, "lr": o.lr * o.norm_lr_scale}], lr=o.lr, betas=betas),
+                           "discriminators": torch.optim.Adam(self.discriminators.parameters(), lr=o.lr * o.discriminator_lr_scale, betas=betas)}
+        self.draws = torch.Generator().manual_seed(config.seed)  # targets and hair requests; checkpointed
+        template = get_template(m.template)
+        points = torch.tensor(template.points5, dtype=torch.float32) * self.data_config.size / max(template.size)
+        self.points = points[None].to(device)
+
+    def dataset(self):
+        return self.data_config.dataset(self.config.seed)
+
+    def set_learning_rate_for(self, step: int) -> None:
+        scale = constant_then_linear(step, self.config.steps, self.optim_config.decay_start)
+        for name, optimizer in self.optimizers.items():
+            for group, group_scale in zip(optimizer.param_groups, self.lr_scales[name]):
+                group["lr"] = self.optim_config.lr * group_scale * scale
+
+    def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All domains' images in one batch, their domain indices and hair labels (-1: unknown or unnamed)."""
+        images = torch.cat([batch[name]["image"] for name in self.domains])
+        source = torch.cat([torch.full((len(batch[name]["image"]),), k, dtype=torch.long) for k, name in enumerate(self.domains)])
+        hair = hair_colour_indices(images).cpu()
+        known = torch.cat([torch.as_tensor(batch[name]["hair_known"], dtype=torch.bool).view(-1) for name in self.domains])
+        hair = torch.where(known, hair, torch.full_like(hair, -1))
+        return images, source.to(self.device), hair.to(self.device)
+
+    def _draw_targets(self, source: torch.Tensor, hair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each image's translation target (another domain), its hair request and whether it was a request."""
+        n, k = len(source), len(self.domains)
+        offset = torch.randint(1, k, (n,), generator=self.draws).to(self.device)
+        target = (source + offset) % k
+        wanted = torch.randint(0, len(HAIR_COLOURS), (n,), generator=self.draws).to(self.device)
+        asked = torch.rand(n, generator=self.draws).to(self.device) < self.loss_config.hair_request_probability
+        asked &= ~((wanted == HAIR_COLOURS.index(FANTASY)) & (target == 0))
+        if not self.network.hair_colours:
+            return target, None, torch.zeros_like(asked)
+        return target, torch.where(asked, wanted, hair), asked
+
+    def _judge(self, images: torch.Tensor, domains: torch.Tensor) -> list[torch.Tensor]:
+        """Each domain's discriminator on the images that claim to be of it (empty groups skipped)."""
+        return [self.discriminators[name](images[domains == k]) for k, name in enumerate(self.domains) if bool((domains == k).any())]
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        images, source, hair = self._inputs(batch)
+        target, hair_asked, asked = self._draw_targets(source, hair)
+        hair_own = hair if self.network.hair_colours else None
+        terms, fakes = self._generator_step(images, source, target, hair_own, hair_asked, asked)
+        terms.update(self._discriminator_step(images, source, fakes, step))
+        self._last = (images, source, hair_own)
+        return {name: value.detach() for name, value in terms.items()}
+
+    def _generator_step(self, images, source, target, hair_own, hair_asked, asked):
+        loss = self.loss_config
+        self.discriminators.requires_grad_(False)
+        with self.autocast():
+            code, features = self.network.encode(images, source)
+            reconstruction = self.network.decode(code, features, source, hair_own).float()
+            translation = self.network.decode(code, features, target, hair_asked).float()
+            terms = {"reconstruction": loss.reconstruction * l1_loss(reconstruction, images),
+                     "gan_reconstruction": loss.gan_reconstruction * sum(map(lsgan_generator_loss, self._judge(reconstruction, source))),
+                     "gan": loss.gan * sum(map(lsgan_generator_loss, self._judge(translation, target)))}
+            if loss.semantic or loss.cycle:
+                code_back, features_back = self.network.encode(translation, target)
+                terms["semantic"] = loss.semantic * l1_loss(code_back.float(), code.float())
+                if loss.cycle:
+                    cycled = self.network.decode(code_back, features_back, source, hair_own).float()
+                    terms["cycle"] = loss.cycle * l1_loss(cycled, images)
+            if loss.face_identity:
+                touches_photo = (source == 0) | (target == 0)
+                if bool(touches_photo.any()):
+                    points = self.points.expand(int(touches_photo.sum()), -1, -1)
+                    terms["face_identity"] = loss.face_identity * face_identity_loss(images[touches_photo], translation[touches_photo], points)
+            if loss.hair and bool(asked.any()):
+                terms["hair"] = loss.hair * l1_loss(hair_rgb(translation[asked]), hair_target_rgb(hair_asked[asked]))
+        self.optimizers["network"].zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        self.optimizers["network"].step()
+        self.discriminators.requires_grad_(True)
+        return terms, (reconstruction.detach(), translation.detach(), target)
+
+    def _discriminator_step(self, images, source, fakes, step: int) -> dict[str, torch.Tensor]:
+        loss = self.loss_config
+        reconstruction, translation, target = fakes
+        fake = torch.cat([reconstruction, translation])
+        fake_domains = torch.cat([source, target])
+        with self.autocast():
+            terms = {"d_gan": sum(lsgan_discriminator_loss(self.discriminators[name](images[source == k]),
+                                                           self.discriminators[name](fake[fake_domains == k]))
+                                  for k, name in enumerate(self.domains))}
+        if loss.gradient_penalty and step % loss.penalty_every == 0:
+            terms["r1"] = loss.gradient_penalty * loss.penalty_every * self._r1(images, source)
+        self.optimizers["discriminators"].zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        self.optimizers["discriminators"].step()
+        return terms
+
+    def _r1(self, images: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        """γ/2 · E‖∇ D(real)‖² (Mescheder et al. 2018), in fp32: double backward through autocast is not worth it."""
+        real = images.detach().requires_grad_(True)
+        scores = sum(self.discriminators[name](real[source == k]).sum() for k, name in enumerate(self.domains))
+        (gradient,) = torch.autograd.grad(scores, real, create_graph=True)
+        return 0.5 * gradient.square().sum(dim=(1, 2, 3)).mean()
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {"draws": self.draws.get_state()}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "draws" in tensors:
+            self.draws.set_state(tensors["draws"])
+
+    @torch.no_grad()
+    def samples(self, batch: dict) -> torch.Tensor:
+        """One row per domain (its first image): the input, then its decoding into every domain."""
+        images, source, hair = self._last
+        rows = []
+        with self.autocast():
+            for k in range(len(self.domains)):
+                x = images[source == k][:1]
+                code, features = self.network.encode(x, source[source == k][:1])
+                outputs = [self.network.decode(code, features, torch.tensor([t], device=self.device)).float() for t in range(len(self.domains))]
+                rows.append(torch.cat([x, *outputs], dim=3))
+        return torch.cat(rows, dim=2)[0].float().add(1).div(2).clamp(0, 1).cpu()
+
+    def shipped(self) -> dict[str, tuple[nn.Module, str, dict]]:
+        return {"network": (self.network, "twingan", self.network_options)}

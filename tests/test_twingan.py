@@ -1,0 +1,213 @@
+"""TwinGAN ([twingan]): the hair-colour measure, the one network with per-domain norms, its training method, styles
+that view one file, `translate --from --to` and `lookalike`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import SHARED_DATA, write_synthetic_domain
+from toonbridge.cli import app
+from toonbridge.errors import ToonbridgeError
+from toonbridge.faces.hair import HAIR_COLOURS, HAIR_TARGETS, hair_band, hair_colour_indices, hair_colour_name, hair_colour_of
+from toonbridge.imageio import load_image, save_image
+from toonbridge.models import build, save_network
+from toonbridge.train import config_from_dict, train
+from toonbridge.train.export import export_run
+
+SIZE = 32
+DOMAINS = ["photo", "bitmoji", "anime"]
+OPTIONS = {"domains": DOMAINS, "channels": 4, "n_blocks": 1, "skips": [8, 16], "hair_colours": list(HAIR_COLOURS), "image_size": SIZE}
+
+
+def test_each_request_target_is_named_as_itself_and_ordinary_colours_get_the_expected_names():
+    assert {name: hair_colour_name(rgb) for name, rgb in HAIR_TARGETS.items()} == {name: name for name in HAIR_TARGETS}
+    assert hair_colour_name((10, 10, 12)) == "black"
+    assert hair_colour_name((120, 80, 50)) == "brown"
+    assert hair_colour_name((235, 205, 140)) == "blond"
+    assert hair_colour_name((190, 190, 190)) == "white"
+    assert hair_colour_name((140, 60, 200)) == "blue"  # purple counts as the fantasy colour
+    assert hair_colour_name((60, 200, 80)) is None  # green is not named
+    assert hair_colour_name((240, 120, 200)) is None  # nor pink
+
+
+def test_the_band_above_the_forehead_decides_and_the_rest_of_the_face_does_not():
+    image = np.full((128, 128, 3), 200, np.uint8)  # a pale face everywhere
+    x0, y0, x1, y1 = hair_band(128)
+    image[y0:y1, x0:x1] = HAIR_TARGETS["red"]
+    assert hair_colour_of(image) == "red"
+    assert hair_colour_of(image[::2, ::2]) == "red"  # any size: the band scales
+    tensors = torch.from_numpy(np.stack([image, np.full_like(image, 20)])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    assert hair_colour_indices(tensors).tolist() == [HAIR_COLOURS.index("red"), HAIR_COLOURS.index("black")]
+
+
+def test_one_network_translates_by_its_norms_alone_and_a_view_fixes_the_direction():
+    torch.manual_seed(0)
+    network = build("twingan", **OPTIONS).eval()
+    with torch.no_grad():
+        for module in network.modules():  # random norm parameters, so that domains differ as after training
+            if hasattr(module, "gamma"):
+                module.gamma.normal_(1, 0.5)
+                module.beta.normal_(0, 0.5)
+        x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+        zeros = torch.zeros(2, dtype=torch.long)
+        to_bitmoji = network(x, zeros, zeros + 1)
+        to_anime = network(x, zeros, zeros + 2)
+        assert to_bitmoji.shape == x.shape and not torch.allclose(to_bitmoji, to_anime)
+        # Hair offsets start at 0: a request changes nothing until trained, and then only through the norms.
+        torch.testing.assert_close(network.view("photo", "bitmoji", hair="blue")(x), to_bitmoji)
+        network.up[0].norm.hair_beta[HAIR_COLOURS.index("blue")].fill_(1.0)
+        assert not torch.allclose(network.view("photo", "bitmoji", hair="blue")(x), to_bitmoji)
+        # No request: each input keeps its own colour, as training decodes unrequested translations.
+        torch.testing.assert_close(network.view("photo", "bitmoji")(x), network(x, zeros, zeros + 1, hair_colour_indices(x)))
+        code = network.view("bitmoji", "photo").code(x)
+        torch.testing.assert_close(code, network.encode(x, zeros + 1)[0])
+    with pytest.raises(ValueError, match="unknown domain 'pixar'"):
+        network.view("photo", "pixar")
+    with pytest.raises(ValueError, match="unknown hair colour 'green'"):
+        network.view("photo", "anime", hair="green")
+
+
+@pytest.fixture
+def twingan_config(tmp_path):
+    rng = np.random.default_rng(0)
+    folders = {name: write_synthetic_domain(tmp_path / name, colour, rng, 10) for name, colour in zip(DOMAINS, (90, 170, 220))}
+
+    def make(run: str, **changes) -> dict:
+        return {"method": "twingan", "run_dir": str(tmp_path / run), "steps": 4, "threads": 1, "batch_size": 2,
+                "checkpoint_every": 2, "log_every": 1, "sample_every": 2,
+                "data": {"size": SIZE, "domains": {name: {"domain": folder} for name, folder in folders.items()}},
+                "model": {"channels": 4, "n_blocks": 1, "skips": [8, 16], "ndf": 8, "disc_layers": 2},
+                "loss": {"cycle": 1.0, "hair": 1.0, "penalty_every": 2},
+                "optim": {"decay_start": 1.0}, **changes}  # a constant rate: a shorter first leg has the same schedule
+
+    return make
+
+
+def test_twingan_trains_every_domain_resumes_exactly_and_ships_one_network(twingan_config, tmp_path):
+    config = twingan_config("whole")
+    whole = train(config_from_dict(config), progress=False, log=lambda _: None)
+    assert whole.step == 4
+    interrupted = dict(config, run_dir=str(tmp_path / "resumed"))
+    train(config_from_dict(dict(interrupted, steps=3)), progress=False, log=lambda _: None)  # odd: mid penalty cycle
+    train(config_from_dict(interrupted), resume=True, progress=False, log=lambda _: None)
+    (path_a,), (path_b,) = export_run(whole.checkpoint, tmp_path / "a"), export_run(tmp_path / "resumed", tmp_path / "b")
+    from safetensors.torch import load_file
+
+    assert path_a.name == "network.safetensors"
+    for key, value in load_file(path_a).items():
+        torch.testing.assert_close(load_file(path_b)[key], value, msg=key)  # targets and hair requests resume too
+    from toonbridge.models import load_network
+
+    assert load_network(path_a).domains == DOMAINS
+
+
+def test_two_domains_at_least_are_required(twingan_config):
+    from toonbridge.train.config import ConfigError
+
+    config = twingan_config("one")
+    config["data"]["domains"] = {"photo": config["data"]["domains"]["photo"]}
+    with pytest.raises(ConfigError, match="at least two domains"):
+        train(config_from_dict(config), progress=False, log=lambda _: None)
+
+
+@pytest.fixture
+def twingan_folder(tmp_path, monkeypatch):
+    """A many-domain folder (domains.json and a small random network) and a style that views it."""
+    monkeypatch.setenv("TOONBRIDGE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "twingan"
+    folder.mkdir()
+    torch.manual_seed(0)
+    options = dict(OPTIONS, image_size=128)
+    save_network(build("twingan", **options), "twingan", options, folder / "network.safetensors")
+    spec = {"network": "network.safetensors", "template": "bitmoji", "size": 128, "photo_domain": "photo",
+            "domains": {"photo": {"template": "bitmoji"}, "bitmoji": {"template": "bitmoji-cartoon", "light_background": True},
+                        "anime": {"template": "anime"}}}
+    (folder / "domains.json").write_text(json.dumps(spec))
+    style = tmp_path / "twingan-anime"
+    style.mkdir()
+    (style / "style.json").write_text(json.dumps({
+        "name": "twingan-anime", "template": "bitmoji", "cartoon_template": "anime", "size": 128, "reframe_cartoons": True,
+        "networks": {"to_cartoon": "../twingan/network.safetensors", "to_photo": "../twingan/network.safetensors"},
+        "views": {"to_cartoon": {"source": "photo", "target": "anime"}, "to_photo": {"source": "anime", "target": "photo"}}}))
+    return folder, style
+
+
+def test_a_style_views_one_file_both_ways_and_can_be_asked_for_a_hair_colour(twingan_folder):
+    from toonbridge.api import load
+
+    folder, style_folder = twingan_folder
+    style = load(style_folder, backend="torch")
+    face = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    assert style.cartoonize(face, aligned=True).shape == face.shape
+    assert style.realize(face, aligned=True).shape == face.shape
+    assert style.network("to_cartoon").network is style.network("to_photo").network  # one set of weights in memory
+    assert load(style_folder, backend="torch", hair="blond").cartoonize(face, aligned=True).shape == face.shape
+    with pytest.raises(ToonbridgeError, match="unknown hair colour 'green'"):
+        load(style_folder, backend="torch", hair="green").network("to_cartoon")
+    with pytest.raises(ToonbridgeError, match="cannot choose a hair colour"):
+        load("bitmoji", hair="blond")
+    # The views read each input's hair colour in numpy, so they run in PyTorch whatever backend is asked for.
+    assert isinstance(load(style_folder, backend="onnx").generator("cartoonize"), torch.nn.Module)
+    result = CliRunner().invoke(app, ["export", "onnx", "--style", str(style_folder), "-o", str(style_folder.parent / "onnx")])
+    assert result.exit_code != 0 and "PyTorch only" in result.output and "Traceback" not in result.output
+
+
+def test_translate_names_both_domains_and_refuses_unknown_ones(twingan_folder, tmp_path, monkeypatch):
+    from toonbridge import api
+
+    folder, _ = twingan_folder
+    monkeypatch.setattr(api, "_domains_file", lambda network: (folder, json.loads((folder / "domains.json").read_text())))
+    cartoon = tmp_path / "cartoon.png"
+    save_image(np.random.default_rng(1).integers(0, 255, (128, 128, 3), dtype=np.uint8), cartoon)
+    result = CliRunner().invoke(app, ["translate", str(cartoon), "--from", "bitmoji", "--to", "anime", "--aligned",
+                                      "-o", str(tmp_path / "out"), "--hair", "blue"])
+    assert result.exit_code == 0, result.output
+    assert load_image(tmp_path / "out" / "cartoon.png").shape == (128, 128, 3)
+    result = CliRunner().invoke(app, ["translate", str(cartoon), "--from", "bitmoji", "--to", "pixar", "-o", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "unknown domain 'pixar'" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["translate", str(cartoon), "--from", "bitmoji", "--to", "anime", "--hair", "green", "-o", str(tmp_path / "y")])
+    assert result.exit_code != 0 and "unknown hair colour 'green'" in result.output
+
+
+def test_lookalike_ranks_a_gallery_caches_its_codes_and_writes_a_contact_sheet(twingan_folder, tmp_path, monkeypatch):
+    from toonbridge import api, lookalike
+
+    folder, _ = twingan_folder
+    monkeypatch.setattr(api, "_domains_file", lambda network: (folder, json.loads((folder / "domains.json").read_text())))
+    rng = np.random.default_rng(2)
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    photo = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    save_image(photo, gallery / "same.png")  # the photo itself, read as a cartoon: shares most of the code
+    for index in range(4):
+        save_image(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8), gallery / f"other{index}.png")
+    (gallery / "broken.png").write_text("not an image")
+    save_image(photo, tmp_path / "me.png")
+    args = ["lookalike", str(tmp_path / "me.png"), "--aligned", "--gallery", str(gallery), "-k", "3", "--json",
+            "--sheet", str(tmp_path / "sheet.png")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    matches = json.loads(result.output)
+    assert len(matches) == 3 and [m["distance"] for m in matches] == sorted(m["distance"] for m in matches)
+    assert load_image(tmp_path / "sheet.png").shape[1] == 4 * 128
+    monkeypatch.setattr(lookalike, "_encode_chunk", lambda *a: pytest.fail("the gallery was encoded again"))
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and json.loads(again.output) == matches
+
+
+@pytest.mark.shared_data
+def test_the_shipped_twingan_turns_a_bitmoji_into_an_anime_face_with_the_requested_hair():
+    from toonbridge.api import load_domains
+    from toonbridge.data import load_split
+
+    assert SHARED_DATA.is_dir()
+    bitmoji = load_split("celeba2bitmoji/cartoon", "val").samples[:8]
+    style = load_domains("bitmoji", "anime", hair="blond", backend="torch")
+    outputs = [style.translate(sample.path, "realize", aligned=True).image for sample in bitmoji]
+    framed = [style._to_model(output, "realize") for output in outputs]  # back on the network's framing, to read the hair
+    assert sum(hair_colour_of(image) == "blond" for image in framed) >= 6
