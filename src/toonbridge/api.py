@@ -139,7 +139,7 @@ class Style:
 
             folder = cache_root() / "onnx"
             try:
-                path = cached_onnx(module, self.info.network_path(role), self.info.size, folder, variant=self._variant(role, group))
+                path = cached_onnx(module, self.info.network_path(role), self.info.size, folder, variant=group or "")
             except OSError as error:
                 raise ToonbridgeError(f"cannot write the ONNX model under {folder} ({error}); set TOONBRIDGE_CACHE "
                                       "or use the torch backend") from None
@@ -154,12 +154,6 @@ class Style:
             faces, _ = self._find_faces(image, direction)
             image = min(faces, key=lambda face: face.scale).image
         return self._to_model(image, direction)
-
-    def _variant(self, role: str, group: str | None) -> str:
-        """What tells this network's ONNX export from another of the same file: a branch, or a view and colour."""
-        view = self.info.views.get(role)
-        parts = [group, f"{view['source']}2{view['target']}" if view else None, self.hair]
-        return "-".join(part for part in parts if part)
 
     def route(self, faces: list[np.ndarray], direction: str, group: str | None = None) -> list[str | None]:
         """The branch each aligned face goes to: ``group`` when one is named, else (None or ``"auto"``) the first
