@@ -261,6 +261,8 @@ def lookalike(photo: Annotated[Path, typer.Argument(help="A photo with a face.",
     from toonbridge.imageio import save_image
     from toonbridge.lookalike import contact_sheet
 
+    if not photo.is_file():
+        _fail(f"not a file: {photo}")
     if sheet is not None and sheet.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         _fail(f"--sheet must name a .png, .jpg or .webp file, not {sheet}")
     bar = None

@@ -38,7 +38,8 @@ class Encoder:
     def __init__(self, domain: str, network: str | Path = "twingan", device: str = "cpu"):
         from toonbridge.api import domains, load_domains
 
-        other = next(name for name in domains(network) if name != domain) if domain in domains(network) else domain
+        known = domains(network)
+        other = next(name for name in known if name != domain) if domain in known else domain  # unknown: load_domains says so
         self.style = load_domains(domain, other, network=network, device=device, backend="torch")
         self.domain = domain
         self.direction = self.style.info.directions[0]

@@ -94,7 +94,8 @@ class TwinGANTraining(TrainingMethod):
         self.discriminators = nn.ModuleDict({name: build("patch_discriminator", **disc) for name in self.domains}).to(device)
         self.networks = {"network": self.network, "discriminators": self.discriminators}
         norms = self.network.conditional_parameters()
-        shared = [p for p in self.network.parameters() if all(p is not q for q in norms)]
+        conditional = {id(p) for p in norms}
+        shared = [p for p in self.network.parameters() if id(p) not in conditional]
         self.lr_scales = {"network": [1.0, o.norm_lr_scale], "discriminators": [o.discriminator_lr_scale]}
         betas = (o.beta1, o.beta2)
         self.optimizers = {"network": torch.optim.Adam([{"params": shared}, {"params": norms, "lr": o.lr * o.norm_lr_scale}], lr=o.lr, betas=betas),
