@@ -52,8 +52,38 @@ def test_onnx_generators_match_pytorch_on_validation_faces(private_cache, shared
 def test_auto_backend_picks_onnx_for_fp32_and_torch_for_bf16():
     assert toonbridge.load("bitmoji").backend == "onnx"
     assert toonbridge.load("bitmoji", precision="bf16").backend == "torch"
-    with pytest.raises(ValueError, match="fp32 on the CPU"):
+    with pytest.raises(ValueError, match="fp32 or int8 on the CPU"):
         toonbridge.load("bitmoji", precision="bf16", backend="onnx")
+    assert toonbridge.load("bitmoji", precision="int8").backend == "onnx"
+    with pytest.raises(ValueError, match="int8 runs on the ONNX backend"):
+        toonbridge.load("bitmoji", precision="int8", backend="torch")
+    with pytest.raises(toonbridge.ToonbridgeError, match="PyTorch only"):  # many-domain views read hair in numpy
+        toonbridge.load("twingan-bitmoji", precision="int8")
+
+
+def _onnx_ops(path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def test_int8_generators_are_quantised_once_and_stay_close_to_fp32(private_cache):
+    """int8: integer convolutions calibrated on the bundled sample, a face within a few grey levels of fp32 in both
+    directions, and the whole-photo mode on a photo of another size (the any-size int8 model)."""
+    exact, quantised = toonbridge.load("whitebox-bitmoji", backend="torch"), toonbridge.load("whitebox-bitmoji", precision="int8")
+    face = exact.translate(SAMPLE, "cartoonize").faces[0]
+    x = image_to_tensor(face.aligned)[None]
+    with torch.no_grad():
+        difference = (quantised.generator("cartoonize")(x) - exact.generator("cartoonize")(x)).abs().mul(127.5)
+    assert float(difference.mean()) < 3 and float(difference.mean()) > 0  # quantised: close, and not the fp32 model
+    int8_files = list(private_cache.glob("onnx/*-int8.onnx"))
+    assert len(int8_files) == 1 and {"QuantizeLinear", "DequantizeLinear"} <= _onnx_ops(int8_files[0])
+    photo = load_image(SAMPLE)[:300, :400]
+    whole = np.abs(quantised.cartoonize_whole(photo).astype(float) - exact.cartoonize_whole(photo).astype(float))
+    assert whole.shape[:2] == (300, 400) and whole.mean() < 3
+    assert len(list(private_cache.glob("onnx/*-any-*-int8.onnx"))) == 1
+    cartoon = toonbridge.load("bitmoji", precision="int8").realize(SAMPLE)  # realize is calibrated on the style's own cartoons
+    assert cartoon.shape == load_image(SAMPLE).shape
 
 
 def test_export_onnx_command_writes_both_generators(tmp_path):
@@ -98,3 +128,11 @@ def test_export_onnx_writes_every_branch_of_a_group_style_or_the_one_asked_for(t
     names = sorted(p.name for p in (tmp_path / "all").glob("*.onnx"))
     assert names == sorted(f"{role}.{group}.onnx" for role in ("to_cartoon", "to_photo") for group in style.groups)
     assert all(name in result.stdout for name in names)
+
+
+def test_cartoonize_int8_writes_the_cartoon_and_refuses_bf16_with_it(tmp_path, private_cache):
+    command = [sys.executable, "-m", "toonbridge.cli", "cartoonize", str(SAMPLE), "-o", str(tmp_path / "out"), "--style", "whitebox-bitmoji", "--int8"]
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
+    assert (tmp_path / "out" / "astronaut.png").is_file()
+    both = subprocess.run([*command, "--bf16"], capture_output=True, text=True)
+    assert both.returncode != 0 and both.stderr.strip() == "error: choose one of --bf16 and --int8"

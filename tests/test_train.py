@@ -217,6 +217,16 @@ def test_a_style_json_template_makes_an_evaluation_style_of_an_unshipped_run(tin
     assert Path(info.evaluation["classifier_photo"]).is_file()  # resolved against the shipped classifiers
 
 
+def test_a_run_exported_as_a_shipped_style_keeps_the_networks_it_shares_with_other_styles(tiny_config, tmp_path):
+    from toonbridge.style_files import read_style
+    from toonbridge.train.export import style_from_run
+
+    run = train(config_from_dict(tiny_config(steps=1)), progress=False, log=_quiet)
+    info = read_style(style_from_run(run.checkpoint, "bitmoji-groups", tmp_path / "style"))  # ../bitmoji/, ../classifiers/
+    assert all(info.network_path(role).is_file() for role in info.networks)
+    assert info.network_path("to_cartoon").parent == tmp_path / "style"  # the run's own generators
+
+
 def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match="unknown key.*stepz"):
         config_from_dict({"method": "landmark_cyclegan", "run_dir": "x", "steps": 1, "stepz": 2})

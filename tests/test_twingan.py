@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from conftest import SHARED_DATA, write_synthetic_domain
 from toonbridge.cli import app
 from toonbridge.errors import ToonbridgeError
-from toonbridge.faces.hair import HAIR_COLOURS, HAIR_TARGETS, hair_band, hair_colour_indices, hair_colour_name, hair_colour_of
+from toonbridge.faces.hair import HAIR_COLOURS, HAIR_TARGETS, hair_band, hair_colour_indices, hair_colour_name, hair_colour_of, without_band
 from toonbridge.imageio import load_image, save_image
 from toonbridge.models import build, save_network
 from toonbridge.train import config_from_dict, train
@@ -82,7 +82,7 @@ def twingan_config(tmp_path):
                 "checkpoint_every": 2, "log_every": 1, "sample_every": 2,
                 "data": {"size": SIZE, "domains": {name: {"domain": folder} for name, folder in folders.items()}},
                 "model": {"channels": 4, "n_blocks": 1, "skips": [8, 16], "ndf": 8, "disc_layers": 2},
-                "loss": {"cycle": 1.0, "hair": 1.0, "penalty_every": 2},
+                "loss": {"cycle": 1.0, "hair": 1.0, "hair_judge": 1.0, "penalty_every": 2},
                 "optim": {"decay_start": 1.0}, **changes}  # a constant rate: a shorter first leg has the same schedule
 
     return make
@@ -104,6 +104,31 @@ def test_twingan_trains_every_domain_resumes_exactly_and_ships_one_network(twing
     from toonbridge.models import load_network
 
     assert load_network(path_a).domains == DOMAINS
+
+
+def test_a_warm_start_from_a_run_without_the_hair_judge_starts_the_judge_fresh(twingan_config):
+    logs = []
+    before = train(config_from_dict(twingan_config("no-judge", steps=2, loss={"penalty_every": 2})), progress=False, log=lambda _: None)
+    config = twingan_config("judge", steps=1, init_from=str(before.checkpoint))
+    train(config_from_dict(config), progress=False, log=logs.append)
+    assert any("hair_judge start fresh" in line for line in logs), logs
+    from toonbridge.train.checkpoint import load_checkpoint, restore_networks
+
+    judge = build("attribute_classifier", classes=list(HAIR_COLOURS))
+    with pytest.raises(ToonbridgeError, match="does not fit network 'hair_judge'"):  # a resume still needs every network
+        restore_networks(load_checkpoint(before.checkpoint), {"hair_judge": judge})
+
+
+def test_the_hair_judge_never_sees_the_band_its_label_comes_from():
+    x0, y0, x1, y1 = hair_band(128)
+    blond = torch.tensor(HAIR_TARGETS["blond"], dtype=torch.float32).view(3, 1, 1) / 127.5 - 1
+    plain = torch.full((1, 3, 128, 128), -0.8)
+    painted = plain.clone()
+    painted[..., y0:y1, x0:x1] = blond  # a blond band on a black head: labelled blond, invisible to the judge
+    assert [HAIR_COLOURS[i] for i in hair_colour_indices(torch.cat([plain, painted]))] == ["black", "blond"]
+    torch.testing.assert_close(without_band(painted), without_band(plain))
+    painted[..., y0 - 2:y0, x0:x1] = blond  # hair just above the band it does see
+    assert not torch.allclose(without_band(painted), without_band(plain))
 
 
 def test_two_domains_at_least_are_required(twingan_config):

@@ -208,6 +208,36 @@ def test_cut_to_face_keeps_the_face_and_pads_the_rest_as_alignment_does(sample_r
     assert corner.std(axis=0).max() < 3 and np.abs(cut[:8, :8].astype(int) - aligned.image[:8, :8]).mean() > 5
 
 
+    white = cut_to_face(aligned.image, aligned.landmarks5, np.random.default_rng(0), max_margin=0.0, padding="white")
+    assert (white[:8, :8] == 255).all() and np.abs(white[inner].astype(int) - aligned.image[inner]).max() <= 1
+
+
+def test_a_white_backdrop_style_pads_a_frame_filling_face_with_white(needs_blazeface, sample_rgb, sample_face):
+    """bitmoji-groups learned from portraits on white: past the photo's edge its aligned crop is white, not faded skin;
+    a style that does not ask for it keeps the blurred padding, and no other padding is accepted."""
+    import toonbridge
+    from toonbridge.faces.align import warp_padded
+
+    x0, y0, x1, y1 = (int(round(v)) for v in sample_face.box)
+    tight = np.ascontiguousarray(sample_rgb[y0:y1, x0:x1])
+    assert toonbridge.load("bitmoji-groups").info.padding == "white"
+    crop = toonbridge.load("bitmoji-groups", backend="torch").translate(tight, "cartoonize").faces[0].aligned
+    assert (crop[:4] == 255).all() and (crop[:, :4] == 255).all()  # above and beside the cut-off head
+    other = toonbridge.load("bitmoji", backend="torch").translate(tight, "cartoonize").faces[0].aligned
+    assert toonbridge.load("bitmoji").info.padding == "blur" and (other[:4] != 255).any()
+    with pytest.raises(ValueError, match="padding must be one of"):
+        warp_padded(tight, np.eye(2, 3), (64, 64), padding="grey")
+
+
+def test_a_style_json_with_an_unknown_padding_is_refused(tmp_path):
+    from toonbridge.errors import ToonbridgeError
+    from toonbridge.style_files import read_style
+
+    (tmp_path / "style.json").write_text(json.dumps({"name": "x", "template": "bitmoji", "size": 128, "networks": {}, "padding": "grey"}))
+    with pytest.raises(ToonbridgeError, match="padding must be blur or white"):
+        read_style(tmp_path)
+
+
 @pytest.mark.shared_data
 def test_degrade_damages_a_photo_and_the_photo_side_alone_gets_it(shared_data):
     from toonbridge.data.augment import degrade

@@ -145,6 +145,7 @@ Aligned = Annotated[bool, typer.Option("--aligned", help="Inputs are already ali
 StyleName = Annotated[str, typer.Option(help="A style (see `toonbridge styles`) or a style folder.")]
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Output folder.", show_default=False)]
 Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slightly less exact.")]
+Int8 = Annotated[bool, typer.Option("--int8", help="int8 onnxruntime models, quantised on first use: faster on AVX-512-VNNI CPUs (docs/benchmarks.md), slightly less exact.")]
 Backend = Annotated[str, typer.Option(help="auto (onnxruntime when installed, fp32 only; else PyTorch), torch or onnx.")]
 Group = Annotated[str, typer.Option(help="Group styles (bitmoji-groups): the branch for every face, or auto to pick "
                                          "one per face with the style's classifiers.")]
@@ -172,6 +173,7 @@ class _TranslateOptions:
     whole_photo: bool = False  # fully convolutional styles: the entire photo, not only the faces
     hair: Optional[str] = None  # twingan styles: the hair colour asked for
     domains: Optional[tuple[str, str]] = None  # `translate`: source and target of the many-domain network
+    int8: bool = False
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -193,7 +195,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
                device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False,
-               min_face: MinFace = 24.0, whole_photo: WholePhoto = False, hair: Hair = None) -> None:
+               min_face: MinFace = 24.0, whole_photo: WholePhoto = False, hair: Hair = None, int8: Int8 = False) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -205,7 +207,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
-        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair))
+        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair, int8=int8))
 
 
 @app.command()
@@ -215,7 +217,7 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
             device: InferenceDevice = "cpu", as_json: TranslateJson = False,
             variants: Annotated[int, typer.Option(min=0, help="Several realistic faces per cartoon (psp style): OUTDIR/<stem>_v<K>.png.")] = 0,
             seed: Annotated[int, typer.Option(min=0, help="With --variants: the seed of the random faces mixed in (same seed, same faces).")] = 0,
-            hair: Hair = None) -> None:
+            hair: Hair = None, int8: Int8 = False) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
     Without --aligned, the style's cartoon landmark regressors locate the face (starting from the image's
@@ -224,7 +226,7 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
     _translate("realize", cartoons, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json,
-        variants=variants, seed=seed, hair=hair))
+        variants=variants, seed=seed, hair=hair, int8=int8))
 
 
 @app.command()
@@ -296,7 +298,10 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
     if options.image_format not in OUTPUT_FORMATS:
         _fail(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {options.image_format!r}")
-    precision, backend = "bf16" if options.bf16 else "fp32", "torch" if options.device != "cpu" else options.backend
+    if options.bf16 and options.int8:
+        _fail("choose one of --bf16 and --int8")
+    precision = "bf16" if options.bf16 else "int8" if options.int8 else "fp32"
+    backend = "torch" if options.device != "cpu" else options.backend
     if options.domains:
         from toonbridge.api import load_domains
 

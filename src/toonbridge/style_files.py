@@ -27,6 +27,9 @@ out when pasting faces back, so the photo's own background shows around the cart
 ``"whole_photo": true`` (optional) says the cartoonize network is fully convolutional: ``cartoonize_whole`` runs it
 on an entire photo (tiled), not only on the aligned faces.
 
+``"padding": "white"`` (optional; default ``"blur"``) fills the part of an aligned crop that lies past the photo's
+edge (a face that fills the frame) with white, for styles trained on white-backdrop portraits.
+
 ``views`` (optional) names, per role, the direction of a network that serves several (TwinGAN: one file for every
 domain): ``"views": {"to_cartoon": {"source": "photo", "target": "bitmoji"}, "to_photo": {"source": "bitmoji",
 "target": "photo"}}``; the network's ``view(source, target, hair)`` gives the one-direction network. Such a style
@@ -67,6 +70,9 @@ class StyleInfo:
     # The cartoonize network is fully convolutional (whitebox styles): it can also run on a whole photo at once.
     whole_photo: bool = False
     views: dict[str, dict] = field(default_factory=dict)  # role -> {source, target} of a many-domain network
+    # How a photo is padded where its aligned crop reaches past the photo's edge (faces that fill the frame):
+    # "white" for styles trained on white-backdrop portraits, else "blur" (faces.align.align_face).
+    padding: str = "blur"
 
     @property
     def group_names(self) -> list[str]:
@@ -90,7 +96,10 @@ def read_style(folder: str | Path) -> StyleInfo:
                          cartoon_template=raw.get("cartoon_template"), evaluation=dict(raw.get("evaluation", {})),
                          groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)),
                          reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
-                         whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})))
+                         whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})),
+                         padding=raw.get("padding", "blur"))
+        if info.padding not in ("blur", "white"):
+            raise ValueError(f"padding must be blur or white, not {info.padding!r}")
         _check_groups(info)
         _check_views(info)
     except (OSError, ValueError, KeyError, TypeError) as error:

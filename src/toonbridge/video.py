@@ -180,7 +180,7 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
                 break
             rgb = np.ascontiguousarray(bgr[:, :, ::-1])
             points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
-            aligned = [align_face(rgb, p, style.template) for p in points]
+            aligned = [align_face(rgb, p, style.template, padding=style.info.padding) for p in points]
             if aligned:
                 rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))),
                                  key_light_background=style.keys_background("cartoonize"))

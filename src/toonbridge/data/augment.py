@@ -23,6 +23,7 @@ class AugmentConfig:
     # [in-the-wild] Probability of cutting the image to its face (0-25 % margins) and padding the rest as
     # alignment pads a photo that ends there (profile pictures, passport photos, UTKFace-like chips).
     tight_framing: float = 0.0
+    tight_framing_padding: str = "blur"  # as the style pads at inference (StyleInfo.padding): "blur" or "white"
     # Probability of each photometric damage: blur, sensor noise, JPEG, low light, a colour cast.
     degrade: float = 0.0
 
@@ -54,15 +55,17 @@ def augment(
     if landmarks is not None:
         landmarks = apply_transform(matrix, landmarks)
         if config.tight_framing and rng.random() < config.tight_framing:
-            output = cut_to_face(output, landmarks, rng)
+            output = cut_to_face(output, landmarks, rng, padding=config.tight_framing_padding)
     if config.degrade:
         output = degrade(output, config.degrade, rng)
     return output, landmarks
 
 
-def cut_to_face(image: np.ndarray, landmarks5: np.ndarray, rng: np.random.Generator, max_margin: float = 0.25) -> np.ndarray:
+def cut_to_face(image: np.ndarray, landmarks5: np.ndarray, rng: np.random.Generator, max_margin: float = 0.25,
+                padding: str = "blur") -> np.ndarray:
     """Keep the face's landmark box plus random margins of 0-``max_margin`` of its size on each side, and pad
-    the rest exactly as alignment pads a photo that ends there (mirrored, blurred, faded to its median colour)."""
+    the rest exactly as alignment pads a photo that ends there (``padding`` as the style's: mirrored, blurred and
+    faded to its median colour, or white)."""
     x0, y0, x1, y1 = box_from_five(landmarks5)
     width, height = x1 - x0, y1 - y0
     left, right = x0 - rng.uniform(0, max_margin) * width, x1 + rng.uniform(0, max_margin) * width
@@ -72,7 +75,7 @@ def cut_to_face(image: np.ndarray, landmarks5: np.ndarray, rng: np.random.Genera
     right, bottom = int(np.clip(np.ceil(right), left + 2, size_x)), int(np.clip(np.ceil(bottom), top + 2, size_y))
     chip = np.ascontiguousarray(image[top:bottom, left:right])
     shift = np.array([[1.0, 0.0, left], [0.0, 1.0, top]])  # chip pixel -> image pixel
-    return warp_padded(chip, shift, (size_x, size_y), padding="blur")
+    return warp_padded(chip, shift, (size_x, size_y), padding=padding)
 
 
 def degrade(image: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:

@@ -66,7 +66,7 @@ def align_face(
     template: str | Template = "bitmoji",
     *,
     max_upscale: float | None = None,
-    padding: Literal["blur", "reflect"] = "blur",
+    padding: Literal["blur", "reflect", "white"] = "blur",
 ) -> AlignedFace:
     """Warp the face into the template's canonical frame.
 
@@ -76,7 +76,9 @@ def align_face(
 
     Where the template reaches past the photo's edge, ``padding="reflect"`` mirrors the photo; ``"blur"`` (the
     default, as in FFHQ's alignment) also blurs the mirrored part and fades it to the photo's median colour, so a
-    face near the edge does not get mirrored ghost features a model could mistake for real ones.
+    face near the edge does not get mirrored ghost features a model could mistake for real ones. ``"white"`` fills
+    it with white: what models trained on white-backdrop portraits (CelebAMask-HQ, the bitmoji styles) expect around
+    a head; faded skin-coloured padding turned a frame-filling man into a blotched woman (docs/models.md).
     """
     image = load_image(image)  # a path, bytes or any array layout is accepted; an RGB uint8 array passes through
     template = get_template(template)
@@ -92,7 +94,7 @@ def align_face(
 
 
 def warp_to_template(image: np.ndarray, matrix: np.ndarray, template: Template, *,
-                     padding: Literal["blur", "reflect", "edge"] = "blur", landmarks5: np.ndarray | None = None) -> AlignedFace:
+                     padding: Literal["blur", "reflect", "edge", "white"] = "blur", landmarks5: np.ndarray | None = None) -> AlignedFace:
     """Warp ``image`` by a known photo -> template ``matrix`` (antialiased, padded as in :func:`align_face`).
 
     ``padding="edge"`` repeats the border pixels: no mirrored features at all, for a landmark model to read.
@@ -103,11 +105,16 @@ def warp_to_template(image: np.ndarray, matrix: np.ndarray, template: Template, 
     return AlignedFace(image=aligned, matrix=matrix, template=template, landmarks5=points)
 
 
+PADDINGS = ("blur", "reflect", "edge", "white")
+
+
 def warp_padded(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int],
-                padding: Literal["blur", "reflect", "edge"] = "blur") -> np.ndarray:
+                padding: Literal["blur", "reflect", "edge", "white"] = "blur") -> np.ndarray:
     """``image`` warped by ``matrix`` into a ``size`` crop, where the crop reaches past the image padded as
     alignment pads it. Training uses it too, to show a model what a frame-filling photo looks like once aligned."""
-    border = cv2.BORDER_REPLICATE if padding == "edge" else cv2.BORDER_REFLECT_101
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, not {padding!r}")
+    border = {"edge": cv2.BORDER_REPLICATE, "white": cv2.BORDER_CONSTANT}.get(padding, cv2.BORDER_REFLECT_101)
     warped = _warp_antialiased(image, matrix, size, border)
     return _soften_padding(warped, image.shape[:2], matrix) if padding == "blur" else warped
 
@@ -120,7 +127,7 @@ def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, in
         source = cv2.pyrDown(source)
         matrix = matrix @ np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
         scale *= 2.0
-    return cv2.warpAffine(source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=border)
+    return cv2.warpAffine(source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(255, 255, 255))
 
 
 def _soften_padding(aligned: np.ndarray, photo_shape: tuple[int, int], matrix: np.ndarray) -> np.ndarray:

@@ -7,9 +7,10 @@ colour is named by fixed rules in HSV: dark is black, grey and pale unsaturated 
 the fantasy colour (blue, standing for blue and purple), saturated orange-red is red, light warm is blond, the rest
 of the warm hues brown. Pink and green hair get no name (None): they are neither requested nor counted.
 
-The same measure labels training images, drives the training loss on requested colours (:func:`hair_rgb`, the
-band's mean, differentiable) and judges the outputs, so a model can game it by painting the band only; the grid in
-docs/models.md shows what it paints.
+The same measure labels training images and judges the outputs. As a training loss on requested colours
+(:func:`hair_rgb`, the band's mean, differentiable) it was gamed: the model painted the band only (docs/models.md).
+The [twingan] hair judge therefore learns the band's label from everything *but* the band (:func:`without_band`),
+so it can only be met by colouring the hair around it.
 """
 
 from __future__ import annotations
@@ -81,3 +82,11 @@ def hair_target_rgb(indices: torch.Tensor) -> torch.Tensor:
     """The request targets of HAIR_COLOURS indices, N×3 in [-1, 1]."""
     table = torch.tensor([HAIR_TARGETS[name] for name in HAIR_COLOURS], dtype=torch.float32) / 127.5 - 1
     return table.to(indices.device)[indices]
+
+
+def without_band(images: torch.Tensor) -> torch.Tensor:
+    """A copy of N×3×H×W images in [-1, 1] with the hair band set to mid grey: what the hair judge sees."""
+    x0, y0, x1, y1 = hair_band(images.shape[-1])
+    masked = images.clone()
+    masked[..., y0:y1, x0:x1] = 0
+    return masked

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import warnings
 from pathlib import Path
 
@@ -24,8 +25,9 @@ def onnx_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def export_onnx(network: torch.nn.Module, size: int, path: str | Path) -> Path:
-    """Write ``network`` (3×size×size images in and out) as ONNX, atomically."""
+def export_onnx(network: torch.nn.Module, size: int, path: str | Path, any_size: bool = False) -> Path:
+    """Write ``network`` (3×size×size images in and out; with ``any_size``, any height and width, for fully
+    convolutional networks) as ONNX, atomically."""
     if importlib.util.find_spec("onnx") is None:
         raise ToonbridgeError("ONNX export needs the onnx package: pip install 'toonbridge[onnx]'")
     path = Path(path)
@@ -41,7 +43,7 @@ def export_onnx(network: torch.nn.Module, size: int, path: str | Path) -> Path:
         # it deduplicated (an invalid graph). onnxruntime folds constants itself when it loads the model.
         torch.onnx.export(network, (example,), str(partial), dynamo=False, opset_version=OPSET, do_constant_folding=False,
                           input_names=["image"], output_names=["output"],
-                          dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}})
+                          dynamic_axes={name: {0: "batch", **({2: "height", 3: "width"} if any_size else {})} for name in ("image", "output")})
     partial.replace(path)
     return path
 
@@ -65,9 +67,50 @@ class OnnxNetwork:
         return torch.from_numpy(self.session.run(None, {"image": array})[0])
 
 
-def cached_onnx(network: torch.nn.Module, weights: str | Path, size: int, cache_dir: Path, variant: str = "") -> Path:
+def quantize_onnx(source: str | Path, target: str | Path, calibration: list[torch.Tensor]) -> Path:
+    """Write an int8 copy of the ONNX model ``source`` to ``target``, atomically: static quantisation (QDQ, uint8
+    activations, int8 weights per output channel), each activation's range the min and max it takes on the
+    ``calibration`` images (1×3×H×W in [-1, 1]). onnxruntime runs the integer convolutions with AVX-512 VNNI where
+    the CPU has it. Static rather than dynamic: dynamic quantisation leaves convolutions in float."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Images(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter({"image": image.detach().float().cpu().numpy()} for image in calibration)
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    target = Path(target)
+    prepared, partial = target.with_name(f".{target.name}.prepared"), target.with_name(f".{target.name}.partial")
+    # The quantiser logs to the root logger (e.g. that a norm's 1-d scale has no channel axis): not the user's concern.
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # Symbolic shape inference gives up on the any-size pads; ONNX's own inference is enough for QDQ.
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+            quantize_static(str(prepared), str(partial), Images(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
+    prepared.unlink()
+    partial.replace(target)
+    return target
+
+
+def cached_onnx(network: torch.nn.Module, weights: str | Path, size: int, cache_dir: Path, variant: str = "",
+                any_size: bool = False, calibration=None) -> Path:
     """The ONNX file for a safetensors network (``variant``: e.g. one group branch of it), exported once into
-    ``cache_dir`` under a hash of its weights."""
+    ``cache_dir`` under a hash of its weights. ``calibration`` (a function returning images, called only when the
+    file is made) asks for the int8 model, quantised with those images (:func:`quantize_onnx`)."""
     digest = hashlib.sha1(Path(weights).read_bytes()).hexdigest()[:16]
-    path = cache_dir / f"{Path(weights).stem}{'-' + variant if variant else ''}-{size}-{digest}.onnx"
-    return path if path.is_file() else export_onnx(network, size, path)
+    stem = f"{Path(weights).stem}{'-' + variant if variant else ''}-{'any' if any_size else size}-{digest}"
+    path = cache_dir / f"{stem}.onnx"
+    if not path.is_file():
+        export_onnx(network, size, path, any_size)
+    if calibration is None:
+        return path
+    quantized = cache_dir / f"{stem}-int8.onnx"
+    return quantized if quantized.is_file() else quantize_onnx(path, quantized, calibration())

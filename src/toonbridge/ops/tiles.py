@@ -31,7 +31,12 @@ def _ramp(length: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
     return ramp
 
 
-def run_tiled(network: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int = 512,
+# 544 = (1024 + 64) / 2: a photo at the whole-photo mode's largest side (1024 px) runs as 2×2 tiles, 13 % more
+# pixels than the photo; 512-px tiles took 3×3 (2.25× the photo's pixels) for the same memory bound.
+TILE = 544
+
+
+def run_tiled(network: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int = TILE,
               overlap: int = 64) -> torch.Tensor:
     """``network`` (same-size output) over a 1×C×H×W ``image`` in tiles of at most ``tile`` pixels a side."""
     height, width = image.shape[-2:]

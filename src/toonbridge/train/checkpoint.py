@@ -93,15 +93,22 @@ def checkpoint_or_latest(source: str | Path) -> Checkpoint | None:
     return load_checkpoint(source) if (source / "state.json").is_file() else latest_checkpoint(source)
 
 
-def restore_networks(checkpoint: Checkpoint, networks: dict[str, nn.Module]) -> None:
+def restore_networks(checkpoint: Checkpoint, networks: dict[str, nn.Module], absent_ok: bool = False) -> list[str]:
+    """Load each network's weights from ``checkpoint``; returns the names it holds none of. ``absent_ok`` (warm
+    starts only) lets such networks, e.g. one a new loss added, keep their fresh weights; a resume needs them all."""
+    absent = []
     for name, network in networks.items():
         prefix = f"{name}."
         weights = {k[len(prefix):]: v for k, v in checkpoint.weights.items() if k.startswith(prefix)}
+        if not weights and absent_ok:
+            absent.append(name)
+            continue
         try:
             network.load_state_dict(weights)
         except RuntimeError as error:  # another architecture: say which network, not a page of tensor names
             first_line = str(error).strip().splitlines()[0]
             raise ToonbridgeError(f"checkpoint {checkpoint.path} does not fit network {name!r}: {first_line}") from None
+    return absent
 
 
 def restore_exported_networks(folder: str | Path, networks: dict[str, nn.Module]) -> list[str]:

@@ -134,6 +134,7 @@ class UnpairedData:
     # [in-the-wild] Photo side only: how often a photo is cut to its face and re-padded as alignment pads a
     # frame-filling photo, and how often each casual-photo damage is applied (data/augment.py).
     tight_framing_a: float = 0.0
+    tight_framing_padding: str = "blur"  # the padding the style will use at inference ("white": white-backdrop styles)
     degrade_a: float = 0.0
 
     def domains(self):
@@ -145,7 +146,8 @@ class UnpairedData:
 
         side_a, side_b = self.domains()
         augment = AugmentConfig(**self.augment)
-        augment_a = dataclasses.replace(augment, tight_framing=self.tight_framing_a, degrade=self.degrade_a)
+        augment_a = dataclasses.replace(augment, tight_framing=self.tight_framing_a, tight_framing_padding=self.tight_framing_padding,
+                                        degrade=self.degrade_a)
         return UnpairedDataset(DomainImages(side_a, self.size, augment_a, seed), DomainImages(side_b, self.size, augment, seed + 1))
 
 

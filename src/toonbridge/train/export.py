@@ -86,6 +86,9 @@ def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
     for key, value in raw.get("evaluation", {}).items():  # classifier paths are relative to the original folder
         if key.startswith("classifier_"):
             raw["evaluation"][key] = str((relative_to / value).resolve())
+    for role, value in raw.get("networks", {}).items():  # so are networks shared with other styles (../bitmoji/...)
+        if str(value).startswith(".."):
+            raw["networks"][role] = str((relative_to / value).resolve())
     (folder / "style.json").write_text(json.dumps(raw))
     export_run(run, folder)  # overwrites to_cartoon/to_photo.safetensors
     return folder

@@ -236,8 +236,9 @@ def _fresh_start(config: TrainConfig, method: TrainingMethod, log) -> tuple[int,
     if config.init_from:
         checkpoint = checkpoint_or_latest(config.init_from)
         if checkpoint is not None:
-            restore_networks(checkpoint, method.networks)
-            log(f"starting {config.run_dir} from the weights of {checkpoint.path} (step {checkpoint.step})")
+            fresh = restore_networks(checkpoint, method.networks, absent_ok=True)
+            log(f"starting {config.run_dir} from the weights of {checkpoint.path} (step {checkpoint.step})"
+                + (f"; {', '.join(fresh)} start fresh" if fresh else ""))
         elif loaded := (restore_exported_networks(config.init_from, method.networks) if Path(config.init_from).is_dir() else []):
             fresh = sorted(set(method.networks) - set(loaded))
             log(f"starting {config.run_dir} from the exported {', '.join(loaded)} of {config.init_from}"

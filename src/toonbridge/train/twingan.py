@@ -14,9 +14,15 @@ domain, as in the author's code:
 
 Hair colour (``model.hair_colours``): every image is labelled by :mod:`toonbridge.faces.hair` from its own pixels
 (``hair: unknown`` samples are not); reconstructions are decoded with their own colour, and a translation keeps the
-source's colour or, with ``loss.hair_request_probability``, is asked for a random one and pulled there by
-``loss.hair`` (L1 of the hair band's mean colour to the colour's target). The fantasy colour (blue) is requested
-only of cartoon domains (every domain after the first, which is the photo domain).
+source's colour or, with ``loss.hair_request_probability``, is asked for a random one. Two terms pull it there:
+
+- ``loss.hair_judge`` (as StarGAN's auxiliary classifier): a small CNN, shared by all domains, learns each real
+  image's colour label from the image with the hair band greyed out, so it reads the hair around the band; the
+  generator is scored by it on translations (the requested or kept colour). Painting the band alone cannot meet it.
+- ``loss.hair``: L1 of the band's mean colour to the colour's target. Gameable (it painted a patch on the
+  forehead, docs/models.md); kept for the record.
+
+The fantasy colour (blue) is requested only of cartoon domains (every domain after the first, the photo domain).
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from toonbridge.faces import get_template
-from toonbridge.faces.hair import HAIR_COLOURS, hair_colour_indices, hair_rgb, hair_target_rgb
+from toonbridge.faces.hair import HAIR_COLOURS, hair_colour_indices, hair_rgb, hair_target_rgb, without_band
 from toonbridge.losses import face_identity_loss, l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from toonbridge.models import build
 from toonbridge.train.config import MultiDomainData, TrainConfig, section
@@ -49,6 +56,7 @@ class TwinGANModel:
     # scoring everything 0.5 for the first 750 steps, so nothing pushed the domains apart (docs/models.md).
     disc_norm: bool = True
     template: str = "bitmoji"  # every domain is framed by it (its 5 points place the face network's chips)
+    hair_judge_width: int = 16  # the hair judge's first layer's channels (attribute_classifier; only with loss.hair_judge)
 
 
 @dataclass
@@ -62,6 +70,7 @@ class TwinGANLoss:
     cycle: float = 0.0
     face_identity: float = 0.0
     hair: float = 0.0
+    hair_judge: float = 0.0
     hair_request_probability: float = 0.5
 
 
@@ -100,6 +109,13 @@ class TwinGANTraining(TrainingMethod):
         betas = (o.beta1, o.beta2)
         self.optimizers = {"network": torch.optim.Adam([{"params": shared}, {"params": norms, "lr": o.lr * o.norm_lr_scale}], lr=o.lr, betas=betas),
                            "discriminators": torch.optim.Adam(self.discriminators.parameters(), lr=o.lr * o.discriminator_lr_scale, betas=betas)}
+        if self.loss_config.hair_judge:
+            if not m.hair_colours:
+                raise ValueError("loss.hair_judge needs model.hair_colours")
+            self.hair_judge = build("attribute_classifier", classes=list(HAIR_COLOURS), width=m.hair_judge_width, input_size=self.data_config.size).to(device)
+            self.networks["hair_judge"] = self.hair_judge
+            self.optimizers["hair_judge"] = torch.optim.Adam(self.hair_judge.parameters(), lr=o.lr * o.discriminator_lr_scale, betas=betas)
+            self.lr_scales["hair_judge"] = [o.discriminator_lr_scale]
         self.draws = torch.Generator().manual_seed(config.seed)  # targets and hair requests; checkpointed
         template = get_template(m.template)
         points = torch.tensor(template.points5, dtype=torch.float32) * self.data_config.size / max(template.size)
@@ -144,7 +160,7 @@ class TwinGANTraining(TrainingMethod):
         target, hair_asked, asked = self._draw_targets(source, hair)
         hair_own = hair if self.network.hair_colours else None
         terms, fakes = self._generator_step(images, source, target, hair_own, hair_asked, asked)
-        terms.update(self._discriminator_step(images, source, fakes, step))
+        terms.update(self._discriminator_step(images, source, hair, fakes, step))
         self._last = (images, source, hair_own)
         return {name: value.detach() for name, value in terms.items()}
 
@@ -171,13 +187,15 @@ class TwinGANTraining(TrainingMethod):
                     terms["face_identity"] = loss.face_identity * face_identity_loss(images[touches_photo], translation[touches_photo], points)
             if loss.hair and bool(asked.any()):
                 terms["hair"] = loss.hair * l1_loss(hair_rgb(translation[asked]), hair_target_rgb(hair_asked[asked]))
+            if loss.hair_judge and bool((hair_asked >= 0).any()):
+                terms["hair_judge"] = loss.hair_judge * self._hair_judge_loss(translation, hair_asked)
         self.optimizers["network"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["network"].step()
         self.discriminators.requires_grad_(True)
         return terms, (reconstruction.detach(), translation.detach(), target)
 
-    def _discriminator_step(self, images, source, fakes, step: int) -> dict[str, torch.Tensor]:
+    def _discriminator_step(self, images, source, hair, fakes, step: int) -> dict[str, torch.Tensor]:
         loss = self.loss_config
         reconstruction, translation, target = fakes
         fake = torch.cat([reconstruction, translation])
@@ -188,10 +206,25 @@ class TwinGANTraining(TrainingMethod):
                                   for k, name in enumerate(self.domains))}
         if loss.gradient_penalty and step % loss.penalty_every == 0:
             terms["r1"] = loss.gradient_penalty * loss.penalty_every * self._r1(images, source)
-        self.optimizers["discriminators"].zero_grad(set_to_none=True)
+        if loss.hair_judge and bool((hair >= 0).any()):
+            terms["d_hair_judge"] = self._hair_judge_loss(images, hair, train_judge=True)
+        for name in ("discriminators", "hair_judge"):
+            if name in self.optimizers:
+                self.optimizers[name].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
-        self.optimizers["discriminators"].step()
+        for name in ("discriminators", "hair_judge"):
+            if name in self.optimizers:
+                self.optimizers[name].step()
         return terms
+
+    def _hair_judge_loss(self, images: torch.Tensor, labels: torch.Tensor, train_judge: bool = False) -> torch.Tensor:
+        """Cross-entropy of the hair judge on the labelled images (label -1: none), the band greyed out. Real images
+        train it (BatchNorm in training mode); translations are scored by it frozen, with its running statistics."""
+        labelled = labels >= 0
+        self.hair_judge.train(train_judge).requires_grad_(train_judge)
+        with self.autocast():
+            logits = self.hair_judge(without_band(images[labelled])).float()
+        return F.cross_entropy(logits, labels[labelled])
 
     def _r1(self, images: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         """γ/2 · E‖∇ D(real)‖² (Mescheder et al. 2018), in fp32: double backward through autocast is not worth it."""
