@@ -161,7 +161,8 @@ class Style:
     def _calibration_images(self, direction: str) -> list[torch.Tensor]:
         """What an int8 generator's activation ranges are measured on: the bundled sample photo's face as the
         network reads it and nine crops of the whole photo (whole-photo mode sees backgrounds); for ``realize``,
-        the same images cartoonized by this style in fp32 (no cartoon ships with the package)."""
+        the same images cartoonized by this style in fp32 (no cartoon ships with the package), or as they are for a
+        style that only realizes (psp)."""
         photo = load_image(SAMPLE_PHOTO)
         height, width = photo.shape[:2]
         images = [self._to_model(self._find_faces(photo, "cartoonize")[0][0].image, "cartoonize")]
@@ -170,7 +171,7 @@ class Style:
             for top, left in ((0, 0), ((height - crop_h) // 2, (width - crop_w) // 2), (height - crop_h, width - crop_w)):
                 images.append(resize_image(photo[top:top + crop_h, left:left + crop_w], (self.info.size, self.info.size)))
         tensors = [image_to_tensor(image)[None] for image in images]
-        if direction == "realize":
+        if direction == "realize" and "cartoonize" in self.info.directions:
             with torch.no_grad():
                 tensors = [self.network(DIRECTIONS["cartoonize"])(x).float().clamp(-1, 1) for x in tensors]
         return tensors
