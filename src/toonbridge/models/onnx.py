@@ -93,10 +93,11 @@ def quantize_onnx(source: str | Path, target: str | Path, calibration: list[torc
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
             quantize_static(str(prepared), str(partial), Images(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        partial.replace(target)
     finally:
         logging.disable(logging.NOTSET)
-    prepared.unlink()
-    partial.replace(target)
+        prepared.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)  # only left when quantising failed: nothing half-written stays in the cache
     return target
 
 
