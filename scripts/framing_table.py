@@ -1,6 +1,6 @@
 """[in-the-wild] Cartoons of faces that fill the frame, next to normally framed ones, through the whole pipeline.
 
-    python scripts/framing_table.py [--style bitmoji-groups] [--run runs/bitmoji-wild] [--limit 200]
+    python scripts/framing_table.py [--style bitmoji-groups] [--run runs/bitmoji-wild] [--padding white] [--limit 200]
                                     [--json runs/reports/framing.json] [--grid runs/reports/framing.png]
 
 Inputs are *unaligned* photos, as users send them: the UTKFace validation chips (200 px, the face filling the
@@ -11,12 +11,14 @@ and gender kept (the photo's label against our Bitmoji gender classifier). The g
 (young and middle-aged) kept male ≥ 90 %, and KID of each UTKFace group within 20 % of CelebA's.
 
 ``--run`` measures a training run's last checkpoint (exported to a scratch style with the given style's settings)
-instead of the shipped weights.
+instead of the shipped weights; ``--padding`` overrides how the style pads a photo past its edge (style.json's
+``padding``: ``blur`` or ``white``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -69,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="bitmoji-groups")
     parser.add_argument("--run", type=Path, help="measure this run's last checkpoint instead of the shipped weights")
+    parser.add_argument("--padding", choices=["blur", "white"], help="pad past the photo's edge this way, not as the style says")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--json", type=Path)
@@ -80,6 +83,8 @@ def main() -> None:
             style = Style(read_style(style_from_run(args.run, args.style, Path(scratch) / "style")), backend="torch")
         else:
             style = load(args.style, backend="torch")
+        if args.padding:
+            style.info = dataclasses.replace(style.info, padding=args.padding)
         group = args.group if style.groups else None
         classifier = load_network(find_style("bitmoji").folder.parent / "classifiers" / "gender_cartoon.safetensors")
         references = cached_path_features([s.path for s in load_split("celeba2bitmoji/cartoon", "val").samples], resize_to=SIZE)
@@ -96,7 +101,7 @@ def main() -> None:
             print(name, json.dumps(row), flush=True)
             grid_rows.append(np.concatenate([np.concatenate([resize_image(load_image(s.path), SIZE), o], axis=1)
                                              for s, o in zip(samples[:4], outputs[:4])], axis=1))
-    result = {"style": args.style, "run": str(args.run) if args.run else None, "group": group, "table": table}
+    result = {"style": args.style, "run": str(args.run) if args.run else None, "padding": style.info.padding, "group": group, "table": table}
     if args.json:
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
     if args.grid:

@@ -65,7 +65,10 @@ def test_one_network_translates_by_its_norms_alone_and_a_view_fixes_the_directio
         # No request: each input keeps its own colour, as training decodes unrequested translations.
         torch.testing.assert_close(network.view("photo", "bitmoji")(x), network(x, zeros, zeros + 1, hair_colour_indices(x)))
         code = network.view("bitmoji", "photo").code(x)
-        torch.testing.assert_close(code, network.encode(x, zeros + 1)[0])
+        torch.testing.assert_close(code, network.encode(x, zeros + 1)[0])  # no mean code kept yet: as encoded
+        network.code_means[1].fill_(0.25)  # the search compares codes with their domain's mean taken off
+        torch.testing.assert_close(network.view("bitmoji", "photo").code(x), code - 0.25)
+        torch.testing.assert_close(network.view("photo", "bitmoji").code(x), network.encode(x, zeros)[0])
     with pytest.raises(ValueError, match="unknown domain 'pixar'"):
         network.view("photo", "pixar")
     with pytest.raises(ValueError, match="unknown hair colour 'green'"):
@@ -103,7 +106,24 @@ def test_twingan_trains_every_domain_resumes_exactly_and_ships_one_network(twing
         torch.testing.assert_close(load_file(path_b)[key], value, msg=key)  # targets and hair requests resume too
     from toonbridge.models import load_network
 
-    assert load_network(path_a).domains == DOMAINS
+    shipped = load_network(path_a)
+    assert shipped.domains == DOMAINS
+    # Training kept each domain's mean code as a running average: it has moved off zero, differently per domain.
+    assert all(float(shipped.code_means[k].abs().sum()) > 0 for k in range(len(DOMAINS)))
+    assert not torch.allclose(shipped.code_means[0], shipped.code_means[1])
+
+
+def test_a_network_file_from_before_the_mean_codes_loads_with_uncentred_codes(tmp_path):
+    network = build("twingan", **OPTIONS)
+    path = save_network(network, "twingan", OPTIONS, tmp_path / "old.safetensors")
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(path)
+    del tensors["code_means"]
+    save_file(tensors, path, metadata={"network": "twingan", "options": json.dumps(OPTIONS), "info": "{}"})
+    from toonbridge.models import load_network
+
+    assert float(load_network(path).code_means.abs().sum()) == 0
 
 
 def test_a_warm_start_from_a_run_without_the_hair_judge_starts_the_judge_fresh(twingan_config):

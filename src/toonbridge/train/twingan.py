@@ -169,6 +169,7 @@ class TwinGANTraining(TrainingMethod):
         self.discriminators.requires_grad_(False)
         with self.autocast():
             code, features = self.network.encode(images, source)
+            self.network.track_code_means(code, source)
             reconstruction = self.network.decode(code, features, source, hair_own).float()
             translation = self.network.decode(code, features, target, hair_asked).float()
             terms = {"reconstruction": loss.reconstruction * l1_loss(reconstruction, images),
