@@ -2,6 +2,7 @@
 photos, and the diversity of its variants.
 
     python scripts/evaluate_psp.py [--style psp | --style FOLDER] [--limit 300] [--variants 50] [--json out.json]
+                                   [--refine STEPS] [--only cartoons inversion variants]
 
 - **Cartoon → real**: each validation cartoon goes through the whole-image path (`realize` without `--aligned`: the
   Bitmoji landmark regressors align a Bitmoji to the photo template; ``STYLE-anime`` frames an anime face as the
@@ -15,6 +16,8 @@ photos, and the diversity of its variants.
 - **Variants**: for the first ``--variants`` Bitmoji, 4 variants each (seed 0): the mean pairwise perceptual
   distance between variants (our face network's LPIPS-like distance) and the share of variant pairs dlib would call
   the same person.
+- ``--refine STEPS`` measures the hybrid inversion: each encoding finished by that many optimisation steps
+  (``load(..., refine_steps=)``; L2 and perceptual terms only, no identity term).
 """
 
 from __future__ import annotations
@@ -87,42 +90,48 @@ def main() -> None:
     parser.add_argument("--reference", type=int, default=1000)
     parser.add_argument("--variants", type=int, default=50)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--refine", type=int, default=0, help="optimisation steps after the encoder")
+    parser.add_argument("--only", nargs="+", choices=["cartoons", "inversion", "variants"])
     args = parser.parse_args()
-    psp = load(args.style, backend="torch")
+    wanted = set(args.only or ["cartoons", "inversion", "variants"])
+    psp = load(args.style, backend="torch", refine_steps=args.refine)
     reference_paths, other_photos = held_out_photos(args.reference)
     reference = cached_path_features(reference_paths, resize_to=SIZE)
-    result: dict = {"style": str(args.style), "reference": len(reference_paths)}
+    result: dict = {"style": str(args.style), "reference": len(reference_paths), "refine_steps": args.refine}
 
     bitmoji = [load_image(s.path) for s in load_split("celeba2bitmoji/cartoon", "val").samples[:args.limit]]
     anime = [load_image(s.path) for s in load_split("selfie2anime/anime", "val").samples[:args.limit]]
     print(f"{len(bitmoji)} Bitmoji, {len(anime)} anime faces, {len(reference_paths)} reference photos", flush=True)
-    outputs = realize_whole(psp, bitmoji)
-    result["bitmoji_to_photo"] = kid100(outputs, reference)
-    judge_cartoon = load_network(CLASSIFIERS / "gender_cartoon.safetensors")
-    judge_photo = load_network(CLASSIFIERS / "gender_photo.safetensors")
-    before = classify(judge_cartoon, [resize_image(image, SIZE) for image in bitmoji])
-    after = classify(judge_photo, outputs)
-    result["bitmoji_to_photo"]["gender_kept"] = round(float(np.mean([a == b for a, b in zip(before, after)])), 3)
-    result["bitmoji_to_photo"]["men_in"] = before.count("male")
-    result["bitmoji_to_photo"]["men_kept"] = round(float(np.mean([b == "male" for a, b in zip(before, after) if a == "male"])), 3) if "male" in before else None
-    print(json.dumps(result["bitmoji_to_photo"]), flush=True)
-    result["bitmoji_style_same_run"] = kid100(load("bitmoji", backend="torch").translate_aligned([resize_image(i, SIZE) for i in bitmoji], "realize"), reference)
-    print(json.dumps(result["bitmoji_style_same_run"]), flush=True)
+    if "cartoons" in wanted:
+        outputs = realize_whole(psp, bitmoji)
+        result["bitmoji_to_photo"] = kid100(outputs, reference)
+        judge_cartoon = load_network(CLASSIFIERS / "gender_cartoon.safetensors")
+        judge_photo = load_network(CLASSIFIERS / "gender_photo.safetensors")
+        before = classify(judge_cartoon, [resize_image(image, SIZE) for image in bitmoji])
+        after = classify(judge_photo, outputs)
+        result["bitmoji_to_photo"]["gender_kept"] = round(float(np.mean([a == b for a, b in zip(before, after)])), 3)
+        result["bitmoji_to_photo"]["men_in"] = before.count("male")
+        result["bitmoji_to_photo"]["men_kept"] = round(float(np.mean([b == "male" for a, b in zip(before, after) if a == "male"])), 3) if "male" in before else None
+        print(json.dumps(result["bitmoji_to_photo"]), flush=True)
+        result["bitmoji_style_same_run"] = kid100(load("bitmoji", backend="torch").translate_aligned([resize_image(i, SIZE) for i in bitmoji], "realize"), reference)
+        print(json.dumps(result["bitmoji_style_same_run"]), flush=True)
 
-    psp_anime = load(f"{args.style}-anime", backend="torch")  # the same encoder; anime faces found and framed as such
-    anime_outputs = realize_whole(psp_anime, anime)
-    result["anime_to_photo"] = kid100(anime_outputs, reference)
-    result["anime_to_photo"]["women_out"] = round(float(np.mean([c == "female" for c in classify(judge_photo, anime_outputs)])), 3)
-    result["anime_style_same_run"] = kid100([resize_image(o, SIZE) for o in load("anime", backend="torch").translate_aligned(anime, "realize")], reference)
-    print(json.dumps(result["anime_to_photo"]), json.dumps(result["anime_style_same_run"]), flush=True)
+        psp_anime = load(f"{args.style}-anime", backend="torch", refine_steps=args.refine)  # the same encoder; anime faces found and framed as such
+        anime_outputs = realize_whole(psp_anime, anime)
+        result["anime_to_photo"] = kid100(anime_outputs, reference)
+        result["anime_to_photo"]["women_out"] = round(float(np.mean([c == "female" for c in classify(judge_photo, anime_outputs)])), 3)
+        result["anime_style_same_run"] = kid100([resize_image(o, SIZE) for o in load("anime", backend="torch").translate_aligned(anime, "realize")], reference)
+        print(json.dumps(result["anime_to_photo"]), json.dumps(result["anime_style_same_run"]), flush=True)
 
-    photos = [resize_image(load_image(p), SIZE) for p in other_photos[:args.limit]]
-    inverted = psp.translate_aligned(photos, "realize")
-    identity = summarise_identity(identity_distances(photos, inverted))
-    result["inversion"] = kid100(inverted, reference) | {"same_person": round(identity.same_person_share, 3) if identity.same_person_share is not None else None,
-                                                          "found": round(identity.found_share, 3)}
-    print(json.dumps(result["inversion"]), flush=True)
-    if args.variants:
+    if "inversion" in wanted:
+        photos = [resize_image(load_image(p), SIZE) for p in other_photos[:args.limit]]
+        inverted = psp.translate_aligned(photos, "realize")
+        identity = summarise_identity(identity_distances(photos, inverted))
+        result["inversion"] = kid100(inverted, reference) | {"same_person": round(identity.same_person_share, 3) if identity.same_person_share is not None else None,
+                                                              "found": round(identity.found_share, 3),
+                                                              "mean_distance": round(identity.mean_distance, 3)}
+        print(json.dumps(result["inversion"]), flush=True)
+    if args.variants and "variants" in wanted:
         result["variants"] = variant_figures(psp, bitmoji[:args.variants])
         print(json.dumps(result["variants"]), flush=True)
     text = json.dumps(result, indent=1)

@@ -12,7 +12,7 @@ and gender kept (the photo's label against our Bitmoji gender classifier). The g
 
 ``--run`` measures a training run's last checkpoint (exported to a scratch style with the given style's settings)
 instead of the shipped weights; ``--padding`` overrides how the style pads a photo past its edge (style.json's
-``padding``: ``blur`` or ``white``).
+``padding``: ``blur``, ``white`` or ``portrait``).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="bitmoji-groups")
     parser.add_argument("--run", type=Path, help="measure this run's last checkpoint instead of the shipped weights")
-    parser.add_argument("--padding", choices=["blur", "white"], help="pad past the photo's edge this way, not as the style says")
+    parser.add_argument("--padding", choices=["blur", "white", "portrait"], help="pad past the photo's edge this way, not as the style says")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--json", type=Path)

@@ -167,6 +167,30 @@ def test_cli_realize_writes_variants_and_refuses_them_for_other_styles(cartoon, 
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
 
 
+def test_refinement_brings_a_real_photos_inversion_closer_to_it_and_only_inverting_styles_take_it(tmp_path):
+    import toonbridge
+
+    from conftest import SAMPLE
+
+    photo = toonbridge.load("bitmoji", backend="torch").translate(SAMPLE, "cartoonize").faces[0].aligned  # the aligned photo
+    encoded = toonbridge.load("psp", backend="torch").realize(photo, aligned=True)
+    refined = toonbridge.load("psp", refine_steps=6).realize(photo, aligned=True)
+    from toonbridge.data.unpaired import image_to_tensor
+    from toonbridge.losses.face_features import face_perceptual_loss
+
+    distance = lambda image: float(face_perceptual_loss(image_to_tensor(image)[None], image_to_tensor(photo)[None]))  # noqa: E731
+    assert distance(refined) < 0.95 * distance(encoded)  # what the steps optimise, with L2
+    with pytest.raises(toonbridge.ToonbridgeError, match="not int8"):
+        toonbridge.load("psp", precision="int8", refine_steps=4)
+    from typer.testing import CliRunner
+
+    from toonbridge.cli import app
+
+    path = save_image(photo, tmp_path / "toon.png")
+    refused = CliRunner().invoke(app, ["realize", str(path), "-o", str(tmp_path / "out"), "--style", "bitmoji", "--refine", "3"])
+    assert refused.exit_code == 2 and "--refine needs psp" in refused.output
+
+
 def test_psp_anime_moves_anime_framing_to_photo_framing_and_back(cartoon):
     import toonbridge
     from toonbridge.faces.align import apply_transform

@@ -212,19 +212,36 @@ def test_cut_to_face_keeps_the_face_and_pads_the_rest_as_alignment_does(sample_r
     assert (white[:8, :8] == 255).all() and np.abs(white[inner].astype(int) - aligned.image[inner]).max() <= 1
 
 
-def test_a_white_backdrop_style_pads_a_frame_filling_face_with_white(needs_blazeface, sample_rgb, sample_face):
-    """bitmoji-groups learned from portraits on white: past the photo's edge its aligned crop is white, not faded skin;
-    a style that does not ask for it keeps the blurred padding, and no other padding is accepted."""
+def test_the_bitmoji_styles_show_a_frame_filling_face_the_average_portrait_of_its_gender(needs_blazeface, sample_rgb, sample_face):
+    """bitmoji and bitmoji-groups draw whole heads from white-backdrop portraits: past the photo's edge the crop
+    shows the average training portrait of the face's gender (the sample is a woman), not faded skin (which became
+    blotches) nor white (a hairless tile); a style that does not ask for it keeps the blurred padding."""
+    import cv2
+
     import toonbridge
-    from toonbridge.faces.align import warp_padded
+    from toonbridge.faces import detect
+    from toonbridge.faces.align import photo_region, warp_padded
+    from toonbridge.faces.portraits import mean_portraits
 
     x0, y0, x1, y1 = (int(round(v)) for v in sample_face.box)
     tight = np.ascontiguousarray(sample_rgb[y0:y1, x0:x1])
-    assert toonbridge.load("bitmoji-groups").info.padding == "white"
-    crop = toonbridge.load("bitmoji-groups", backend="torch").translate(tight, "cartoonize").faces[0].aligned
-    assert (crop[:4] == 255).all() and (crop[:, :4] == 255).all()  # above and beside the cut-off head
-    other = toonbridge.load("bitmoji", backend="torch").translate(tight, "cartoonize").faces[0].aligned
-    assert toonbridge.load("bitmoji").info.padding == "blur" and (other[:4] != 255).any()
+    face = detect(tight)[0]
+    template, portraits = mean_portraits()
+    assert template == "bitmoji"
+    for name in ("bitmoji", "bitmoji-groups"):
+        style = toonbridge.load(name, backend="torch")
+        assert style.info.padding == "portrait"
+        aligned = style.align_faces(tight, [face])[0]
+        size = aligned.template.size
+        far = cv2.distanceTransform(1 - photo_region(tight.shape, aligned.matrix, size), cv2.DIST_L2, 3) > 8
+        assert far.mean() > 0.2  # the head reaches well past this photo
+        error = {gender: np.abs(aligned.image[far].astype(int) - cv2.resize(image, size)[far]).mean() for gender, image in portraits.items()}
+        assert error["female"] < 1.0 and error["male"] > 3, error
+        assert np.array_equal(style.translate(tight, "cartoonize").faces[0].aligned, aligned.image)  # what translate shows the model
+    other = toonbridge.load("whitebox-bitmoji", backend="torch")
+    assert other.info.padding == "blur"
+    crop = other.align_faces(tight, [face])[0].image
+    assert np.abs(crop[far].astype(int) - cv2.resize(portraits["female"], size)[far]).mean() > 5
     with pytest.raises(ValueError, match="padding must be one of"):
         warp_padded(tight, np.eye(2, 3), (64, 64), padding="grey")
 
@@ -234,7 +251,10 @@ def test_a_style_json_with_an_unknown_padding_is_refused(tmp_path):
     from toonbridge.style_files import read_style
 
     (tmp_path / "style.json").write_text(json.dumps({"name": "x", "template": "bitmoji", "size": 128, "networks": {}, "padding": "grey"}))
-    with pytest.raises(ToonbridgeError, match="padding must be blur or white"):
+    with pytest.raises(ToonbridgeError, match="padding must be blur, white or portrait"):
+        read_style(tmp_path)
+    (tmp_path / "style.json").write_text(json.dumps({"name": "x", "template": "bitmoji", "size": 128, "networks": {}, "padding": "portrait"}))
+    with pytest.raises(ToonbridgeError, match="needs a portrait_gender network"):
         read_style(tmp_path)
 
 

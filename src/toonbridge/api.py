@@ -14,6 +14,7 @@ translated and pasted back. Without cartoon regressors the centred square is tra
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,8 @@ import torch
 from toonbridge.data.unpaired import image_to_tensor, tensor_to_image
 from toonbridge.errors import FaceTooSmall, NoFaceFound, ToonbridgeError, UnknownName
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
-from toonbridge.faces.align import MIN_FACE_PX, apply_transform, invert_transform, similarity_transform, warp_padded, warp_to_template
+from toonbridge.faces.align import (MIN_FACE_PX, apply_transform, fill_past_edge, invert_transform, photo_region, similarity_transform,
+                                   warp_padded, warp_to_template)
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
 from toonbridge.style_files import DEFAULT_STYLE, StyleInfo, find_style, shipped_styles
@@ -73,7 +75,7 @@ class Style:
     """A shipped (or user) style with both translation directions; networks load on first use."""
 
     def __init__(self, info: StyleInfo, device: str = "cpu", precision: str = "fp32", backend: str = "auto",
-                 hair: str | None = None):
+                 hair: str | None = None, refine_steps: int = 0):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         if backend not in BACKENDS:
@@ -93,6 +95,11 @@ class Style:
         if hair is not None and not info.views:
             raise ToonbridgeError(f"style {info.name!r} cannot choose a hair colour (the twingan styles can)")
         self.hair = hair
+        if refine_steps < 0:
+            raise ValueError(f"refine_steps must be 0 or more, not {refine_steps}")
+        if refine_steps and precision == "int8":
+            raise ToonbridgeError("refinement optimises in PyTorch (fp32 or bf16), not int8")
+        self.refine_steps = refine_steps  # inverting styles (psp): optimisation steps after the encoder
 
     @property
     def name(self) -> str:
@@ -117,6 +124,8 @@ class Style:
                     raise ToonbridgeError(f"style {self.name!r}: {error}") from None
             # A network that needs others to run (pSp's encoder and the face generator) says what to run instead.
             self._networks[role] = network.for_inference(self.device) if hasattr(network, "for_inference") else network
+            if self.refine_steps and hasattr(self._networks[role], "refine_steps"):
+                self._networks[role].refine_steps = self.refine_steps
         return self._networks[role]
 
     @property
@@ -135,7 +144,8 @@ class Style:
             if f"{role}.{group}" not in self._networks:
                 self._networks[f"{role}.{group}"] = self.network(role).branch(group)
             module = self._networks[f"{role}.{group}"]
-        if self.backend == "torch" or self.info.views:  # a many-domain view reads each input's hair colour in numpy
+        # A many-domain view reads each input's hair colour in numpy; refinement optimises, which ONNX cannot.
+        if self.backend == "torch" or self.info.views or self.refine_steps:
             return module
         return self._onnx(module, direction, group)
 
@@ -378,7 +388,32 @@ class Style:
             widest = max(face.width for face in found)
             raise FaceTooSmall(f"{_faces(len(found))} found, all under {min_face:g} px wide (the widest is {widest:.0f} px); "
                                "a smaller minimum face size translates them anyway")
-        return [align_face(image, face, self.template, padding=self.info.padding) for face in kept], skipped
+        return self.align_faces(image, kept), skipped
+
+    def align_faces(self, photo: np.ndarray, faces: list) -> list[AlignedFace]:
+        """Each face (a detection or its 5 points) aligned to the style's template, padded past the photo's edge as
+        the style says (``StyleInfo.padding``)."""
+        if self.info.padding != "portrait":
+            return [align_face(photo, face, self.template, padding=self.info.padding) for face in faces]
+        aligned = [align_face(photo, face, self.template, padding="white") for face in faces]
+        return self._fill_with_portraits(aligned, photo.shape)
+
+    def _fill_with_portraits(self, faces: list[AlignedFace], photo_shape: tuple[int, ...]) -> list[AlignedFace]:
+        """Faces whose crop reaches past the photo get the average portrait of their gender there (judged on the
+        crop by the style's ``portrait_gender`` classifier, which reads the face itself, not the padding)."""
+        from toonbridge.faces.portraits import mean_portraits
+
+        regions = [photo_region(photo_shape, face.matrix, face.template.size) for face in faces]
+        cut = [i for i, region in enumerate(regions) if not region.all()]
+        if not cut:
+            return faces
+        template, portraits = mean_portraits()
+        if template != self.info.template:
+            raise ToonbridgeError(f"style {self.name!r}: the mean portraits sit on the {template} template, not {self.info.template}")
+        x = torch.stack([image_to_tensor(resize_image(faces[i].image, self.info.size)) for i in cut]).to(self.device)
+        genders = dict(zip(cut, self.network("portrait_gender").predict(x)))
+        return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[genders[i]])) if i in genders else face
+                for i, face in enumerate(faces)]
 
     def _align_cartoon(self, image: np.ndarray) -> AlignedFace:
         height, width = image.shape[:2]
@@ -461,10 +496,13 @@ def _resolve_backend(backend: str, device: torch.device, precision: str) -> str:
 
 
 def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str = "fp32", backend: str = "auto",
-         hair: str | None = None) -> Style:
+         hair: str | None = None, refine_steps: int = 0) -> Style:
     """A shipped style by name (see :func:`styles`) or a style folder by path.
 
     ``hair`` asks a style that can (the ``twingan-`` styles) for one of its hair colours (``HAIR_COLOURS``).
+    ``refine_steps`` (styles that invert into the face generator: ``psp``, ``psp-anime``) finishes each
+    inversion with that many optimisation steps towards the input: ~0.3 s a step per face, much closer to it
+    (real photos: 20 steps keep the person, docs/models.md).
 
     ``precision="bf16"`` runs the generators under bfloat16 autocast: 1.4-1.8x faster for bitmoji on CPUs with
     AVX-512 BF16, at a small cost in fidelity (see docs/benchmarks.md). ``precision="int8"`` runs them as int8
@@ -473,7 +511,7 @@ def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str =
     with onnxruntime when it is installed (fp32 on the CPU; 1.0-1.3x faster than PyTorch fp32 here, same results
     to 1e-4) and with PyTorch otherwise; ``torch`` or ``onnx`` force one.
     """
-    return Style(find_style(name), device, precision, backend, hair)
+    return Style(find_style(name), device, precision, backend, hair, refine_steps)
 
 
 def domains(network: str | Path = "twingan") -> list[str]:

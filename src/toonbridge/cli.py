@@ -174,6 +174,7 @@ class _TranslateOptions:
     hair: Optional[str] = None  # twingan styles: the hair colour asked for
     domains: Optional[tuple[str, str]] = None  # `translate`: source and target of the many-domain network
     int8: bool = False
+    refine: int = 0  # realize with a style that inverts into the face generator: optimisation steps after the encoder
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -217,6 +218,7 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
             device: InferenceDevice = "cpu", as_json: TranslateJson = False,
             variants: Annotated[int, typer.Option(min=0, help="Several realistic faces per cartoon (psp style): OUTDIR/<stem>_v<K>.png.")] = 0,
             seed: Annotated[int, typer.Option(min=0, help="With --variants: the seed of the random faces mixed in (same seed, same faces).")] = 0,
+            refine: Annotated[int, typer.Option(min=0, help="psp styles: finish each inversion with N optimisation steps towards the input (~20 keep a real photo's person; seconds per face).")] = 0,
             hair: Hair = None, int8: Int8 = False) -> None:
     """Turn cartoon faces into realistic ones (the reverse of cartoonize).
 
@@ -226,7 +228,7 @@ def realize(cartoons: Photos, output: OutDir, style: StyleName = "bitmoji", alig
     _translate("realize", cartoons, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, image_format=image_format, quality=quality, device=device, as_json=as_json,
-        variants=variants, seed=seed, hair=hair, int8=int8))
+        variants=variants, seed=seed, hair=hair, int8=int8, refine=refine))
 
 
 @app.command()
@@ -307,7 +309,8 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
         chosen = _make(lambda: load_domains(*options.domains, hair=options.hair, device=options.device, precision=precision, backend=backend))
     else:
-        chosen = _make(lambda: load(options.style, device=options.device, precision=precision, backend=backend, hair=options.hair))
+        chosen = _make(lambda: load(options.style, device=options.device, precision=precision, backend=backend, hair=options.hair,
+                                    refine_steps=options.refine))
     if options.hair:
         from toonbridge.api import DIRECTIONS
 
@@ -334,6 +337,8 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
     if options.variants and not _make(lambda: chosen.has_variants):
         _fail(f"style {chosen.name!r} draws one face per cartoon; --variants needs a style that inverts into the face generator (psp)")
+    if options.refine and not _make(lambda: chosen.has_variants):
+        _fail(f"style {chosen.name!r} does not invert into the face generator; --refine needs psp or psp-anime")
 
     def work(path: Path) -> dict:
         if options.whole_photo:

@@ -27,8 +27,10 @@ out when pasting faces back, so the photo's own background shows around the cart
 ``"whole_photo": true`` (optional) says the cartoonize network is fully convolutional: ``cartoonize_whole`` runs it
 on an entire photo (tiled), not only on the aligned faces.
 
-``"padding": "white"`` (optional; default ``"blur"``) fills the part of an aligned crop that lies past the photo's
-edge (a face that fills the frame) with white, for styles trained on white-backdrop portraits.
+``"padding"`` (optional; default ``"blur"``) fills the part of an aligned crop that lies past the photo's edge (a
+face that fills the frame): ``"white"`` for styles trained on white-backdrop portraits; ``"portrait"`` with the
+average training portrait of the face's gender (:mod:`toonbridge.faces.portraits`), judged by the style's
+``portrait_gender`` network, so that a style that draws whole heads is shown one.
 
 ``views`` (optional) names, per role, the direction of a network that serves several (TwinGAN: one file for every
 domain): ``"views": {"to_cartoon": {"source": "photo", "target": "bitmoji"}, "to_photo": {"source": "bitmoji",
@@ -71,7 +73,8 @@ class StyleInfo:
     whole_photo: bool = False
     views: dict[str, dict] = field(default_factory=dict)  # role -> {source, target} of a many-domain network
     # How a photo is padded where its aligned crop reaches past the photo's edge (faces that fill the frame):
-    # "white" for styles trained on white-backdrop portraits, else "blur" (faces.align.align_face).
+    # "blur" (faces.align.align_face), "white", or "portrait": the average training portrait of the face's gender
+    # (faces.portraits; the gender from the style's "portrait_gender" network) for styles that draw whole heads.
     padding: str = "blur"
 
     @property
@@ -98,8 +101,10 @@ def read_style(folder: str | Path) -> StyleInfo:
                          reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
                          whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})),
                          padding=raw.get("padding", "blur"))
-        if info.padding not in ("blur", "white"):
-            raise ValueError(f"padding must be blur or white, not {info.padding!r}")
+        if info.padding not in ("blur", "white", "portrait"):
+            raise ValueError(f"padding must be blur, white or portrait, not {info.padding!r}")
+        if info.padding == "portrait" and "portrait_gender" not in info.networks:
+            raise ValueError("padding portrait needs a portrait_gender network (a photo gender classifier)")
         _check_groups(info)
         _check_views(info)
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from toonbridge.errors import InvalidImage, ToonbridgeError
-from toonbridge.faces import align_face, detect, paste_back
+from toonbridge.faces import detect, paste_back
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
 FOURCC = {".avi": "MJPG", ".webm": "VP80"}  # everything else: mp4v
@@ -180,7 +180,7 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
                 break
             rgb = np.ascontiguousarray(bgr[:, :, ::-1])
             points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
-            aligned = [align_face(rgb, p, style.template, padding=style.info.padding) for p in points]
+            aligned = style.align_faces(rgb, points)
             if aligned:
                 rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))),
                                  key_light_background=style.keys_background("cartoonize"))

@@ -132,8 +132,7 @@ def _warp_antialiased(image: np.ndarray, matrix: np.ndarray, size: tuple[int, in
 
 def _soften_padding(aligned: np.ndarray, photo_shape: tuple[int, int], matrix: np.ndarray) -> np.ndarray:
     height, width = aligned.shape[:2]
-    inside = cv2.warpAffine(np.ones(photo_shape, np.uint8), matrix, (width, height), flags=cv2.INTER_NEAREST,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    inside = photo_region(photo_shape, matrix, (width, height))
     if inside.all():
         return aligned
     size = max(width, height)
@@ -145,6 +144,24 @@ def _soften_padding(aligned: np.ndarray, photo_shape: tuple[int, int], matrix: n
     result += (blurred - result) * padded
     median = np.median(aligned[inside.astype(bool)], axis=0) if inside.any() else result.reshape(-1, 3).mean(0)
     result += (median.astype(np.float32) - result) * ramp
+    return np.clip(np.round(result), 0, 255).astype(np.uint8)
+
+
+def photo_region(photo_shape: tuple[int, ...], matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 mask of a ``size`` crop: 1 where ``matrix`` maps from inside the photo, 0 past its edge."""
+    return cv2.warpAffine(np.ones(photo_shape[:2], np.uint8), matrix, size, flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def fill_past_edge(aligned: np.ndarray, inside: np.ndarray, fill: np.ndarray, seam: float = 0.03) -> np.ndarray:
+    """``aligned`` with ``fill`` (any size; resized to the crop) where ``inside`` is 0, blended over a seam of
+    ``seam`` × the crop's size so that no hard edge is drawn around the photo."""
+    height, width = aligned.shape[:2]
+    if inside.all():
+        return aligned
+    fill = cv2.resize(fill, (width, height), interpolation=cv2.INTER_AREA if fill.shape[0] > height else cv2.INTER_LINEAR)
+    ramp = np.clip(cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3) / (seam * max(width, height)), 0.0, 1.0)[:, :, None]
+    result = aligned.astype(np.float32) * (1 - ramp) + fill.astype(np.float32) * ramp
     return np.clip(np.round(result), 0, 255).astype(np.uint8)
 
 

@@ -132,24 +132,60 @@ class PSPInverter(nn.Module):
 
     :meth:`variants` draws several faces per input by style mixing: the fine styles (colour, texture, lighting)
     are taken from random latents, the coarse and middle ones (pose, shape, features) kept (pSp's ``latent_mask``).
+
+    ``refine_steps`` > 0 finishes the encoder's styles by optimisation (:func:`refine_styles`): slower by the steps,
+    closer to the input.
     """
 
-    def __init__(self, encoder: PSPEncoder, generator: nn.Module):
+    def __init__(self, encoder: PSPEncoder, generator: nn.Module, refine_steps: int = 0):
         super().__init__()
         self.encoder, self.generator = encoder, generator
+        self.refine_steps = refine_steps
+
+    def styles(self, images: torch.Tensor) -> torch.Tensor:
+        """W+ of each image: the encoder's, refined by ``refine_steps`` of optimisation if asked."""
+        styles = self.encoder(images)
+        if self.refine_steps:
+            styles = refine_styles(self.generator, styles, images, self.refine_steps)
+        return styles
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.generator.synthesis(self.encoder(images))
+        return self.generator.synthesis(self.styles(images))
 
     def variants(self, images: torch.Tensor, count: int, seed: int = 0, mix_from: int | None = None,
                  alpha: float = 0.5, truncation: float = 0.7) -> torch.Tensor:
         """B × ``count`` × 3 × H × W: styles from layer ``mix_from`` on (default: the fine third) moved by ``alpha``
         towards those of random faces drawn from ``seed`` (the same seed gives the same variants). The random faces
         are truncated and only half-way mixed in: fully mixed, untruncated ones bring yellow or red skin along."""
-        styles = self.encoder(images)
+        styles = self.styles(images)
         first = 2 * self.encoder.num_ws // 3 if mix_from is None else mix_from
         z = torch.randn(count, self.generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(styles.device)
         random_w = self.generator.truncate(self.generator.mapping(z), truncation).to(styles.dtype)  # count × w_dim
         mixed = styles[:, None].repeat(1, count, 1, 1)  # B × count × num_ws × w_dim
         mixed[:, :, first:] = mixed[:, :, first:].lerp(random_w[None, :, None].expand_as(mixed[:, :, first:]), alpha)
         return self.generator.synthesis(mixed.flatten(0, 1)).unflatten(0, (images.shape[0], count))
+
+
+REFINE_LEARNING_RATE = 0.03  # Adam on W+; with 0.01, 25 steps did what 15 do at 0.03 (docs/models.md)
+
+
+def refine_styles(generator: nn.Module, styles: torch.Tensor, images: torch.Tensor, steps: int,
+                  lr: float = REFINE_LEARNING_RATE) -> torch.Tensor:
+    """The hybrid inversion (an encoder's start, optimisation to finish, as in-domain GAN inversion and e4e do):
+    ``steps`` of Adam on the styles so that the frozen generator redraws ``images``, by pSp's two image terms, L2
+    and our face network's perceptual distance (0.8). No identity term: the perceptual one reads the face
+    network's 35-, 17- and 8-px stages, the same-person judge its final descriptor. Runs under the caller's
+    autocast."""
+    from toonbridge.losses.face_features import face_perceptual_loss
+
+    target = images.detach().float()
+    styles = styles.detach().float().clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([styles], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            drawn = generator.synthesis(styles).float()
+            loss = F.mse_loss(drawn, target) + 0.8 * face_perceptual_loss(drawn, target)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    return styles.detach()
