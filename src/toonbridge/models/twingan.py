@@ -5,8 +5,9 @@ Representation for Artistic Style"): one (γ, β) per domain, the source domain'
 the generator, so the network learns that a photo and a cartoon show the same kind of face, and the 8×8 code of
 both lives in one space (``toonbridge lookalike`` searches it). Instance statistics, so no running statistics in
 the norms; the one running statistic kept per domain is the mean code (``code_means``), because the domain norms
-shift each domain's codes as a whole, and a search compares codes with their domain's mean taken off. The generator's norms also add a (γ, β) offset per requested hair colour
-(:data:`toonbridge.faces.hair.HAIR_COLOURS`; none when no colour is asked for), the seed's conditional batch norm.
+shift each domain's codes as a whole, and a search compares codes with their domain's mean taken off. The
+generator's norms also add a (γ, β) offset per requested hair colour (:data:`toonbridge.faces.hair.HAIR_COLOURS`;
+none when no colour is asked for), the seed's conditional batch norm.
 
 Shape at 128 px, ``channels`` c: encoder 3 → c (128) → 2c (64) → 4c (32) → 8c (16) → 8c (8, the code); residual
 blocks on the code; the generator upsamples (nearest + 3×3 conv, no checkerboard) and concatenates the encoder's
@@ -175,6 +176,6 @@ class DomainTranslator(nn.Module):
     def code(self, x: torch.Tensor) -> torch.Tensor:
         """The shared code of ``x`` read as the source domain, less that domain's mean code (what
         :mod:`toonbridge.lookalike` compares). Centring lines the domains up: on the celeba2bitmoji validation
-        split it took the top-5 Bitmoji neighbours sharing the photo's gender from 68 % to 76 % (docs/models.md)."""
+        split it took the top-5 Bitmoji neighbours sharing the photo's gender from 68 % to 78 % (docs/models.md)."""
         code = self.network.encode(x, torch.full((x.shape[0],), self.source, dtype=torch.long, device=x.device))[0]
         return code - self.network.code_means[self.source].to(code.dtype)
