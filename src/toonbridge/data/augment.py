@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from toonbridge.faces.align import apply_transform, warp_padded
+from toonbridge.faces.align import apply_transform, fill_past_edge, photo_region, warp_padded
 from toonbridge.faces.landmarks import box_from_five, flip_landmarks
 
 
@@ -23,7 +23,7 @@ class AugmentConfig:
     # [in-the-wild] Probability of cutting the image to its face (0-25 % margins) and padding the rest as
     # alignment pads a photo that ends there (profile pictures, passport photos, UTKFace-like chips).
     tight_framing: float = 0.0
-    tight_framing_padding: str = "blur"  # as the style pads at inference (StyleInfo.padding): "blur" or "white"
+    tight_framing_padding: str = "blur"  # as the style pads at inference (StyleInfo.padding): "blur", "white" or "portrait"
     # Probability of each photometric damage: blur, sensor noise, JPEG, low light, a colour cast.
     degrade: float = 0.0
 
@@ -38,8 +38,10 @@ def augment(
     size: int,
     config: AugmentConfig,
     rng: np.random.Generator,
+    gender: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return the image resized to ``size``×``size`` after a random flip and similarity jitter, and its landmarks."""
+    """Return the image resized to ``size``×``size`` after a random flip and similarity jitter, and its landmarks.
+    ``gender`` (the sample's label) picks the portrait of ``"portrait"`` tight framing."""
     height, width = image.shape[:2]
     if config.flip_probability > 0 and rng.random() < config.flip_probability:
         image = np.ascontiguousarray(image[:, ::-1])
@@ -55,17 +57,17 @@ def augment(
     if landmarks is not None:
         landmarks = apply_transform(matrix, landmarks)
         if config.tight_framing and rng.random() < config.tight_framing:
-            output = cut_to_face(output, landmarks, rng, padding=config.tight_framing_padding)
+            output = cut_to_face(output, landmarks, rng, padding=config.tight_framing_padding, gender=gender)
     if config.degrade:
         output = degrade(output, config.degrade, rng)
     return output, landmarks
 
 
 def cut_to_face(image: np.ndarray, landmarks5: np.ndarray, rng: np.random.Generator, max_margin: float = 0.25,
-                padding: str = "blur") -> np.ndarray:
+                padding: str = "blur", gender: str | None = None) -> np.ndarray:
     """Keep the face's landmark box plus random margins of 0-``max_margin`` of its size on each side, and pad
     the rest exactly as alignment pads a photo that ends there (``padding`` as the style's: mirrored, blurred and
-    faded to its median colour, or white)."""
+    faded to its median colour, white, or the average portrait of ``gender``, both portraits' mean if unknown)."""
     x0, y0, x1, y1 = box_from_five(landmarks5)
     width, height = x1 - x0, y1 - y0
     left, right = x0 - rng.uniform(0, max_margin) * width, x1 + rng.uniform(0, max_margin) * width
@@ -75,7 +77,14 @@ def cut_to_face(image: np.ndarray, landmarks5: np.ndarray, rng: np.random.Genera
     right, bottom = int(np.clip(np.ceil(right), left + 2, size_x)), int(np.clip(np.ceil(bottom), top + 2, size_y))
     chip = np.ascontiguousarray(image[top:bottom, left:right])
     shift = np.array([[1.0, 0.0, left], [0.0, 1.0, top]])  # chip pixel -> image pixel
-    return warp_padded(chip, shift, (size_x, size_y), padding=padding)
+    if padding != "portrait":
+        return warp_padded(chip, shift, (size_x, size_y), padding=padding)
+    from toonbridge.faces.portraits import mean_portraits
+
+    portraits = mean_portraits()[1]
+    fill = portraits[gender] if gender in portraits else np.mean(list(portraits.values()), axis=0).astype(np.uint8)
+    cut = warp_padded(chip, shift, (size_x, size_y), padding="white")
+    return fill_past_edge(cut, photo_region(chip.shape, shift, (size_x, size_y)), fill)
 
 
 def degrade(image: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:

@@ -49,7 +49,7 @@ class DomainImages(Dataset):
 
     def item(self, sample: Sample, rng: np.random.Generator) -> dict:
         image = load_image(sample.path)
-        image, landmarks = augment(image, sample.landmarks5, self.size, self.augment_config, rng)
+        image, landmarks = augment(image, sample.landmarks5, self.size, self.augment_config, rng, sample.labels.get("gender"))
         has_landmarks = landmarks is not None
         points = torch.from_numpy(landmarks).float() if has_landmarks else torch.full((5, 2), float("nan"))
         return {"image": image_to_tensor(image), "landmarks": points, "has_landmarks": has_landmarks, "name": sample.name}

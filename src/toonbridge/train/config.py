@@ -134,7 +134,7 @@ class UnpairedData:
     # [in-the-wild] Photo side only: how often a photo is cut to its face and re-padded as alignment pads a
     # frame-filling photo, and how often each casual-photo damage is applied (data/augment.py).
     tight_framing_a: float = 0.0
-    tight_framing_padding: str = "blur"  # the padding the style will use at inference ("white": white-backdrop styles)
+    tight_framing_padding: str = "blur"  # the padding the style will use at inference ("white", "portrait": white-backdrop styles)
     degrade_a: float = 0.0
 
     def domains(self):
