@@ -59,6 +59,24 @@ def test_every_frame_is_cartoonized_and_smoothing_steadies_a_still_face(tmp_path
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_a_tracked_face_keeps_one_padding_portrait(tmp_path, sample_rgb, sample_face, style):
+    """A face that fills the frame is padded with the average portrait of its gender, judged once per track and
+    not per frame, so that the head around it cannot flicker between the two portraits."""
+    x0, y0, x1, y1 = (int(round(v)) for v in sample_face.box)
+    clip = tmp_path / "tight.mp4"
+    write_still_clip(clip, np.ascontiguousarray(sample_rgb[y0:y1, x0:x1]), frames=6)
+    judge = style.network("portrait_gender")
+    judged = []
+    original = judge.predict
+    judge.predict = lambda images: judged.append(len(images)) or original(images)
+    try:
+        report = cartoonize_video(style, clip, tmp_path / "tight-out.mp4")
+    finally:
+        del judge.predict
+    assert report.faces == 6
+    assert judged == [1], judged
+
+
 def test_one_euro_filter_follows_a_real_move():
     smoother = OneEuroFilter()
     for _ in range(10):

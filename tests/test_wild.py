@@ -246,7 +246,12 @@ def test_the_bitmoji_styles_show_a_frame_filling_face_the_average_portrait_of_it
         assert far.mean() > 0.2  # the head reaches well past this photo
         error = {gender: np.abs(aligned.image[far].astype(int) - cv2.resize(image, size)[far]).mean() for gender, image in portraits.items()}
         assert error["female"] < 1.0 and error["male"] > 3, error
+        assert aligned.portrait_gender == "female"
         assert np.array_equal(style.translate(tight, "cartoonize").faces[0].aligned, aligned.image)  # what translate shows the model
+        # A gender already chosen (a video's track) is used, not judged again on the crop.
+        told = style.align_faces(tight, [face], ["male"])[0]
+        assert told.portrait_gender == "male"
+        assert np.abs(told.image[far].astype(int) - cv2.resize(portraits["male"], size)[far]).mean() < 1.0
     other = toonbridge.load("whitebox-bitmoji", backend="torch")
     assert other.info.padding == "blur"
     crop = other.align_faces(tight, [face])[0].image

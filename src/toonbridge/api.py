@@ -390,15 +390,17 @@ class Style:
                                "a smaller minimum face size translates them anyway")
         return self.align_faces(image, kept), skipped
 
-    def align_faces(self, photo: np.ndarray, faces: list) -> list[AlignedFace]:
+    def align_faces(self, photo: np.ndarray, faces: list, genders: list[str | None] | None = None) -> list[AlignedFace]:
         """Each face (a detection or its 5 points) aligned to the style's template, padded past the photo's edge as
-        the style says (``StyleInfo.padding``)."""
+        the style says (``StyleInfo.padding``). ``genders`` fixes the portrait per face where already chosen (a
+        video keeps one per track, so the padding cannot flicker); the others are judged on their crop."""
         if self.info.padding != "portrait":
             return [align_face(photo, face, self.template, padding=self.info.padding) for face in faces]
         aligned = [align_face(photo, face, self.template, padding="white") for face in faces]
-        return self._fill_with_portraits(aligned, photo.shape)
+        return self._fill_with_portraits(aligned, photo.shape, genders or [None] * len(faces))
 
-    def _fill_with_portraits(self, faces: list[AlignedFace], photo_shape: tuple[int, ...]) -> list[AlignedFace]:
+    def _fill_with_portraits(self, faces: list[AlignedFace], photo_shape: tuple[int, ...],
+                             genders: list[str | None]) -> list[AlignedFace]:
         """Faces whose crop reaches past the photo get the average portrait of their gender there (judged on the
         crop by the style's ``portrait_gender`` classifier, which reads the face itself, not the padding)."""
         from toonbridge.faces.portraits import mean_portraits
@@ -410,9 +412,14 @@ class Style:
         template, portraits = mean_portraits()
         if template != self.info.template:
             raise ToonbridgeError(f"style {self.name!r}: the mean portraits sit on the {template} template, not {self.info.template}")
-        x = torch.stack([image_to_tensor(resize_image(faces[i].image, self.info.size)) for i in cut]).to(self.device)
-        genders = dict(zip(cut, self.network("portrait_gender").predict(x)))
-        return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[genders[i]])) if i in genders else face
+        genders = list(genders)
+        unknown = [i for i in cut if genders[i] is None]
+        if unknown:
+            x = torch.stack([image_to_tensor(resize_image(faces[i].image, self.info.size)) for i in unknown]).to(self.device)
+            for i, gender in zip(unknown, self.network("portrait_gender").predict(x)):
+                genders[i] = gender
+        return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[genders[i]]),
+                                    portrait_gender=genders[i]) if i in cut else face
                 for i, face in enumerate(faces)]
 
     def _align_cartoon(self, image: np.ndarray) -> AlignedFace:

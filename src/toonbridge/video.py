@@ -79,6 +79,7 @@ class _Track:
     smooth_motion: list[float] = field(default_factory=list)
     smoothed: np.ndarray | None = None
     group: str | None = None  # a group style's branch, chosen once per track so that it cannot flicker
+    portrait_gender: str | None = None  # the portrait that pads a cut-off face, chosen once per track likewise
 
 
 @dataclass
@@ -180,7 +181,9 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
                 break
             rgb = np.ascontiguousarray(bgr[:, :, ::-1])
             points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
-            aligned = style.align_faces(rgb, points)
+            aligned = style.align_faces(rgb, points, [track.portrait_gender for track in tracker.current])
+            for face, track in zip(aligned, tracker.current):
+                track.portrait_gender = track.portrait_gender or face.portrait_gender
             if aligned:
                 rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))),
                                  key_light_background=style.keys_background("cartoonize"))

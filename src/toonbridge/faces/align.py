@@ -24,6 +24,7 @@ class AlignedFace:
     matrix: np.ndarray = field(repr=False)  # 2×3, photo pixel -> aligned pixel
     template: Template
     landmarks5: np.ndarray = field(repr=False)  # the source points mapped into the aligned image
+    portrait_gender: str | None = None  # whose average portrait ("female", "male") filled the crop past the photo's edge
 
     @property
     def scale(self) -> float:
