@@ -271,3 +271,20 @@ def test_padding_past_the_photo_edge_is_blurred_not_mirrored(sample_rgb, sample_
     outside = ~inside
     outside[:, :8] = False  # the far edge, where the mirrored strip is thinnest
     assert softened.image[outside].std(axis=0).mean() < 0.6 * mirrored.image[outside].std(axis=0).mean()
+
+
+def test_filling_past_the_photo_edge_fades_inside_the_photo_and_draws_no_pale_line():
+    """Past the edge the aligned crop holds white padding: the fill must replace it wholly, and the seam must fade
+    photo into fill (never padding into fill, which left a pale line the generators drew as a frame)."""
+    from toonbridge.faces.align import fill_past_edge
+
+    inside = np.zeros((128, 128), np.uint8)
+    inside[:, :64] = 1  # the photo ends at column 64; the crop's own left border is not an edge
+    aligned = np.where(inside[:, :, None] == 1, 100, 255).astype(np.uint8).repeat(3, axis=2)
+    fill = np.full((64, 64, 3), 140, np.uint8)  # any size: resized to the crop
+    result = fill_past_edge(aligned, inside, fill).astype(int)
+    assert result.max() <= 140 and result.min() >= 100  # nothing paler than the fill: no padding shows
+    assert (result[:, 64:] == 140).all()  # past the edge: the fill only
+    assert (result[:, :40] == 100).all()  # deep in the photo, and along the crop's own border: the photo
+    assert 100 < result[64, 60, 0] < 140  # the seam lies inside the photo
+    assert fill_past_edge(aligned, np.ones_like(inside), fill) is aligned

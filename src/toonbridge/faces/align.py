@@ -154,15 +154,19 @@ def photo_region(photo_shape: tuple[int, ...], matrix: np.ndarray, size: tuple[i
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def fill_past_edge(aligned: np.ndarray, inside: np.ndarray, fill: np.ndarray, seam: float = 0.03) -> np.ndarray:
-    """``aligned`` with ``fill`` (any size; resized to the crop) where ``inside`` is 0, blended over a seam of
-    ``seam`` × the crop's size so that no hard edge is drawn around the photo."""
+def fill_past_edge(aligned: np.ndarray, inside: np.ndarray, fill: np.ndarray, seam: float = 0.06) -> np.ndarray:
+    """``aligned`` with ``fill`` (any size; resized to the crop) where ``inside`` is 0, faded into the photo over a
+    seam of ``seam`` × the crop's size *inside* the photo. Why inside: past the edge ``aligned`` holds only padding
+    (white), and a seam there mixed that padding into the fill as a pale line along the photo's edge, which the
+    generators drew as a dark frame around every cut-off face."""
     height, width = aligned.shape[:2]
     if inside.all():
         return aligned
     fill = cv2.resize(fill, (width, height), interpolation=cv2.INTER_AREA if fill.shape[0] > height else cv2.INTER_LINEAR)
-    ramp = np.clip(cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3) / (seam * max(width, height)), 0.0, 1.0)[:, :, None]
-    result = aligned.astype(np.float32) * (1 - ramp) + fill.astype(np.float32) * ramp
+    # Depth into the photo, measured from the photo's edge only (the crop's own border is not an edge).
+    depth = cv2.distanceTransform(np.pad(inside, 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    keep = np.clip(depth / (seam * max(width, height)), 0.0, 1.0)[:, :, None]
+    result = aligned.astype(np.float32) * keep + fill.astype(np.float32) * (1 - keep)
     return np.clip(np.round(result), 0, 255).astype(np.uint8)
 
 
