@@ -1,12 +1,14 @@
 """Measure pSp super-resolution ([psp]) against bicubic enlargement on held-out photos.
 
-    python scripts/evaluate_psp_sr.py [--weights runs/psp-sr | FILE] [--limit 300] [--json out.json]
+    python scripts/evaluate_psp_sr.py [--weights runs/psp-sr | FILE] [--limit 300] [--refine 20] [--json out.json]
 
 Held-out photos of the face generator's validation split (not its 1,000 KID reference photos, which
 ``evaluate_psp.py`` also uses) are shrunk to 32 and 16 px (area averaging, as a small sensor records them). Each is
 enlarged back to 128 px twice: bicubic, and by the super-resolution encoder into the face generator. Against the
 original 128-px photo: PSNR and SSIM (``toonbridge.eval.fidelity``), identity kept (dlib's same-person decision,
 distance < 0.6; a face dlib cannot find counts as not kept); and KID×100 against the reference photos.
+``--refine N`` adds a row for the encoder's face refined by N steps towards the small input (``upscale(...,
+refine_steps=N)``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=None, help="an encoder file (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--refine", type=int, default=0, help="also measure upscale with this many refinement steps")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     reference_paths, others = held_out_photos(1000)
@@ -52,6 +55,9 @@ def main() -> None:
             "bicubic": figures(originals, [resize_image(image, SIZE) for image in small], reference),
             "psp": figures(originals, [upscale(image, weights=args.weights, precision="bf16") for image in small], reference),
         }
+        if args.refine:
+            refined = [upscale(image, weights=args.weights, precision="bf16", refine_steps=args.refine) for image in small]
+            result[f"{side}px"][f"psp, refined {args.refine} steps"] = figures(originals, refined, reference)
         print(side, result[f"{side}px"], flush=True)
     result["no change (the originals)"] = {"kid": round(kid(features(originals), reference).mean, 2)}
     print(result, flush=True)

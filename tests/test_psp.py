@@ -227,3 +227,23 @@ def test_upscale_turns_a_16_px_face_into_a_128_px_face_and_refuses_bad_weights(t
     assert np.abs(big.astype(int) - face).mean() < np.abs(128 - face.astype(int)).mean()
     bad = CliRunner().invoke(app, ["upscale", str(tmp_path / "small.png"), "-o", str(tmp_path / "no"), "--weights", str(tmp_path / "none.safetensors")])
     assert bad.exit_code == 2 and "no super-resolution encoder" in bad.output
+
+
+def test_refined_upscale_matches_the_small_face_when_shrunk_back():
+    """Refinement optimises the generator's face so that, shrunk to the input's 16 px, it is the input: closer
+    there than the encoder's face, while staying a 128-px drawing of the generator."""
+    from conftest import SAMPLE
+    from toonbridge.api import upscale
+    from toonbridge.faces import align_face, detect
+    from toonbridge.imageio import load_image, resize_image
+
+    small = resize_image(align_face(load_image(SAMPLE), detect(load_image(SAMPLE))[0], "bitmoji").image, 16)
+
+    def error_at_16_px(big: np.ndarray) -> float:
+        return float(np.abs(resize_image(big, 16).astype(int) - small).mean())
+
+    plain, refined = upscale(small), upscale(small, refine_steps=10)
+    assert refined.shape == (128, 128, 3)
+    assert error_at_16_px(refined) < 0.9 * error_at_16_px(plain), (error_at_16_px(refined), error_at_16_px(plain))
+    with pytest.raises(ValueError, match="refine_steps"):
+        upscale(small, refine_steps=-1)

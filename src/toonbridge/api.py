@@ -643,14 +643,25 @@ def super_resolution_network(weights: str, device: str) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def upscale(image: ImageInput, *, weights: str | Path | None = None, device: str = "cpu", precision: str = "fp32") -> np.ndarray:
+def upscale(image: ImageInput, *, weights: str | Path | None = None, device: str = "cpu", precision: str = "fp32",
+            refine_steps: int = 0) -> np.ndarray:
     """A small face (an aligned crop framed like the ``bitmoji`` template, e.g. 16 or 32 px wide) as a realistic
     face at the face generator's size (128 px): pSp's super-resolution, an encoder trained on faces shrunk 4-16×
     that finds the generator's face closest to the small one. The generator invents the detail; identity is
-    only partly kept (docs/models.md), so this is a plausible face, not a forensic one."""
+    only partly kept (docs/models.md), so this is a plausible face, not a forensic one. ``refine_steps`` then
+    optimises the face so that, shrunk to the input's size, it matches the input (seconds per face)."""
+    from toonbridge.models.psp import as_if_shrunk, refine_styles
+
+    if refine_steps < 0:
+        raise ValueError(f"refine_steps must be 0 or more, not {refine_steps}")
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16 for upscale, not {precision!r}")
     inverter = super_resolution_network(str(weights or SUPER_RESOLUTION), device)
     size = inverter.generator.resolution
     small = load_image(image)
     x = image_to_tensor(resize_image(small, size))[None].to(device)  # bicubic, as the encoder's training inputs were
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        return tensor_to_image(inverter(x)[0].float())
+        styles = inverter.encoder(x)
+        if refine_steps:
+            styles = refine_styles(inverter.generator, styles, x, refine_steps, observe=as_if_shrunk(small.shape[:2]))
+        return tensor_to_image(inverter.generator.synthesis(styles)[0].float())

@@ -565,6 +565,7 @@ def upscale(
     faces: Photos,
     output: OutDir,
     weights: Annotated[Optional[Path], typer.Option(help="A super-resolution encoder .safetensors (default: the shipped one).")] = None,
+    refine: Annotated[int, typer.Option(min=0, help="Then N optimisation steps so that the face, shrunk to the input's size, matches it (seconds per face).")] = 0,
     bf16: Bf16 = False,
     progress: Progress = None,
 ) -> None:
@@ -580,7 +581,7 @@ def upscale(
     _output_folder(output)
     stems = _unique_stems(paths)
     written: list[Path] = []
-    report = run_batch(paths, lambda path: save_image(enlarge(path, weights=weights, precision="bf16" if bf16 else "fp32"),
+    report = run_batch(paths, lambda path: save_image(enlarge(path, weights=weights, precision="bf16" if bf16 else "fp32", refine_steps=refine),
                                                       output / f"{stems[path]}.png"),
                        on_result=lambda _path, path: written.append(path), description="upscaling", show_progress=progress)
     for path in written:

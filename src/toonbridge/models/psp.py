@@ -21,6 +21,7 @@ Input: aligned crops in [-1, 1] at any size, resized inside to the face network'
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -170,22 +171,34 @@ REFINE_LEARNING_RATE = 0.03  # Adam on W+; with 0.01, 25 steps did what 15 do at
 
 
 def refine_styles(generator: nn.Module, styles: torch.Tensor, images: torch.Tensor, steps: int,
-                  lr: float = REFINE_LEARNING_RATE) -> torch.Tensor:
+                  lr: float = REFINE_LEARNING_RATE,
+                  observe: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """The hybrid inversion (an encoder's start, optimisation to finish, as in-domain GAN inversion and e4e do):
     ``steps`` of Adam on the styles so that the frozen generator redraws ``images``, by pSp's two image terms, L2
     and our face network's perceptual distance (0.8). No identity term: the perceptual one reads the face
-    network's 35-, 17- and 8-px stages, the same-person judge its final descriptor. Runs under the caller's
-    autocast."""
+    network's 35-, 17- and 8-px stages, the same-person judge its final descriptor. ``observe`` degrades each
+    drawing as the input was degraded before it is compared (super-resolution: :func:`as_if_shrunk`, so that only
+    what the small input shows constrains the face, as PULSE does). Runs under the caller's autocast."""
     from toonbridge.losses.face_features import face_perceptual_loss
 
+    observe = observe or (lambda drawn: drawn)
     target = images.detach().float()
     styles = styles.detach().float().clone().requires_grad_(True)
     optimiser = torch.optim.Adam([styles], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
-            drawn = generator.synthesis(styles).float()
-            loss = F.mse_loss(drawn, target) + 0.8 * face_perceptual_loss(drawn, target)
+            seen = observe(generator.synthesis(styles).float())
+            loss = F.mse_loss(seen, target) + 0.8 * face_perceptual_loss(seen, target)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
     return styles.detach()
+
+
+def as_if_shrunk(small_size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Images as a ``small_size`` (H, W) copy enlarged back to their size shows them: area-averaged down, bicubic
+    up, as the super-resolution encoder's inputs are made."""
+    def observe(images: torch.Tensor) -> torch.Tensor:
+        small = F.interpolate(images, size=small_size, mode="area")
+        return F.interpolate(small, size=images.shape[-2:], mode="bicubic", align_corners=False)
+    return observe
