@@ -1,6 +1,7 @@
 """Measure whitebox styles ([whitebox]) next to the published White-box generator and "do nothing".
 
     python scripts/evaluate_whitebox.py [--styles whitebox-bitmoji whitebox-avataaars | FOLDER ...]
+        [--runs runs/whitebox-ablation/* --base-style whitebox-bitmoji]
         [--limit 300] [--men 200] [--peer ../shared/peers/whitebox/whitebox_cartoon_gan_dr.tflite] [--json out.json]
 
 On the first ``--limit`` validation photos of celeba2bitmoji/photo (aligned 128-px faces with 5 labelled points):
@@ -15,13 +16,16 @@ On the first ``--limit`` validation photos of celeba2bitmoji/photo (aligned 128-
   CNN, and for Bitmoji-set styles by our Bitmoji gender classifier. ``--men-only`` measures these rows alone.
 The published generator (TFLite, dynamic-range quantised; read from ../shared/peers for comparison only) has a fixed
 512×512 input: it runs on the same faces enlarged to 512 px and its output is shrunk back to 128. Speed is measured
-by ``benchmarks/whitebox_speed.py`` (docs/benchmarks.md).
+by ``benchmarks/whitebox_speed.py`` (docs/benchmarks.md). ``--runs`` measures training runs' last checkpoints
+(e.g. the ablation, ``configs/whitebox-ablation*.yaml``), each exported to a scratch style with ``--base-style``'s
+settings, after the ``--styles``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +41,7 @@ from toonbridge.eval.inception import cached_path_features, features
 from toonbridge.imageio import load_image, resize_image
 from toonbridge.losses import normalised_mean_error
 from toonbridge.models import load_network
+from toonbridge.train.export import style_from_run
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "src" / "toonbridge" / "weights"
@@ -103,14 +108,26 @@ def men_kept(outputs: list[np.ndarray], classifier) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles", nargs="+", default=["whitebox-bitmoji", "whitebox-avataaars"])
+    parser.add_argument("--styles", nargs="*", default=["whitebox-bitmoji", "whitebox-avataaars"])
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--men", type=int, default=200)
     parser.add_argument("--peer", type=Path, default=PEER)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--styles-only", action="store_true", help="leave out the do-nothing and published rows")
     parser.add_argument("--men-only", action="store_true", help="only the men-kept figures")
+    parser.add_argument("--runs", nargs="+", type=Path, default=[], help="training runs to measure too (their last checkpoints)")
+    parser.add_argument("--base-style", default="whitebox-bitmoji", help="the settings a run's scratch style takes")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        names = {}
+        for i, run in enumerate(args.runs):
+            names[str(style_from_run(run, args.base_style, Path(scratch) / f"run{i}"))] = str(run)
+        args.styles = list(args.styles) + list(names)
+        measure(args, names)
+
+
+def measure(args: argparse.Namespace, names: dict[str, str]) -> None:
+    """The figures of every row; ``names`` labels scratch styles by the run they came from."""
     photo_domain = load_split("celeba2bitmoji/photo", "val")
     samples = photo_domain.samples[:args.limit]
     photos = [load_image(s.path) for s in samples]
@@ -129,7 +146,7 @@ def main() -> None:
         if args.peer.is_file():
             rows["published White-box (TFLite)"] = Peer(args.peer).faces(men)
         for name in args.styles:
-            rows[str(name)] = load(name, backend="torch").translate_aligned(men, "cartoonize")
+            rows[names.get(str(name), str(name))] = load(name, backend="torch").translate_aligned(men, "cartoonize")
         found = {name: {f"men_kept_{judge}": men_kept(images, network) for judge, network in judges.items()} for name, images in rows.items()}
         for name, row in found.items():
             print(name, row, flush=True)
@@ -153,10 +170,10 @@ def main() -> None:
         row = scores(photos, points, outputs, references, regressor)
         men_cartoons = style.translate_aligned(men, "cartoonize")
         row["men_kept_photo_classifier"] = men_kept(men_cartoons, photo_gender)
-        if "bitmoji" in str(name):
+        if "bitmoji" in (args.base_style if str(name) in names else str(name)):
             row["men_kept_cartoon_classifier"] = men_kept(men_cartoons, cartoon_gender)
-        results[str(name)] = row
-        print(name, row, flush=True)
+        results[names.get(str(name), str(name))] = row
+        print(names.get(str(name), name), row, flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

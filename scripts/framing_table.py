@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--padding", choices=["blur", "white", "portrait"], help="pad past the photo's edge this way, not as the style says")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--sets", nargs="+", metavar="WORD", help="only the photo sets whose name holds one of these words (e.g. men CelebA)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--grid", type=Path, help="a PNG: photo | cartoon, 4 faces per set")
     args = parser.parse_args()
@@ -90,6 +91,8 @@ def main() -> None:
         references = cached_path_features([s.path for s in load_split("celeba2bitmoji/cartoon", "val").samples], resize_to=SIZE)
         table, grid_rows = {}, []
         for name, samples in photo_sets(args.limit).items():
+            if args.sets and not any(word.lower() in name.lower() for word in args.sets):
+                continue
             outputs, genders, routed, missed = cartoons(style, samples, group)
             answers = classify(classifier, outputs)
             known = [(label, answer) for label, answer in zip(genders, answers) if label]
