@@ -1,6 +1,7 @@
 """Measure pSp super-resolution ([psp]) against bicubic enlargement on held-out photos.
 
-    python scripts/evaluate_psp_sr.py [--weights runs/psp-sr | FILE] [--limit 300] [--refine 20] [--json out.json]
+    python scripts/evaluate_psp_sr.py [--weights runs/psp-sr | FILE] [--limit 300] [--refine 20] [--sides 32 16]
+                                   [--json out.json]
 
 Held-out photos of the face generator's validation split (not its 1,000 KID reference photos, which
 ``evaluate_psp.py`` also uses) are shrunk to 32 and 16 px (area averaging, as a small sensor records them). Each is
@@ -43,13 +44,14 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="an encoder file (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--refine", type=int, default=0, help="also measure upscale with this many refinement steps")
+    parser.add_argument("--sides", type=int, nargs="+", default=[32, 16], help="the input sizes to measure, in px")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     reference_paths, others = held_out_photos(1000)
     reference = cached_path_features(reference_paths, resize_to=SIZE)
     originals = [resize_image(load_image(path), SIZE) for path in others[:args.limit]]
     result: dict = {"photos": len(originals)}
-    for side in (32, 16):
+    for side in args.sides:
         small = [resize_image(image, side) for image in originals]
         result[f"{side}px"] = {
             "bicubic": figures(originals, [resize_image(image, SIZE) for image in small], reference),

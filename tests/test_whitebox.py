@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from conftest import write_synthetic_domain
 from toonbridge.cli import app
 from toonbridge.imageio import load_image, save_image
-from toonbridge.models import build, save_network
+from toonbridge.models import build, load_network, save_network
 from toonbridge.ops.colour_shift import random_colour_shift
 from toonbridge.ops.guided_filter import box_mean, guided_filter
 from toonbridge.ops.superpixels import superpixel_batch, superpixel_colours
@@ -235,3 +235,24 @@ def test_new_style_trains_from_a_folder_of_cartoons_and_installs_a_style(tmp_pat
     style = load(tmp_path / "styles" / "mine", backend="torch")
     assert style.info.whole_photo and style.info.directions == ["cartoonize"]
     assert style.cartoonize(SAMPLE).shape == load_image(SAMPLE).shape
+
+
+def test_blending_two_generators_lands_between_them_and_refuses_two_architectures(tmp_path):
+    """`export blend` (network interpolation, how whitebox-bitmoji was made from two checkpoints of one run): weight
+    0 and 1 give the two files back, 0.3 every weight 30 % of the way, and two different networks are refused."""
+    torch.manual_seed(0)
+    first, second = build("whitebox_generator", channels=8), build("whitebox_generator", channels=8)
+    paths = [save_network(net, "whitebox_generator", {"channels": 8}, tmp_path / f"{name}.safetensors")
+             for net, name in ((first, "a"), (second, "b"))]
+    runner = CliRunner()
+    for weight in (0.0, 0.3, 1.0):
+        out = tmp_path / f"blend-{weight}.safetensors"
+        result = runner.invoke(app, ["export", "blend", *map(str, paths), "-o", str(out), "--weight", str(weight)])
+        assert result.exit_code == 0, result.output
+        blended = load_network(out).state_dict()
+        for key, value in first.state_dict().items():
+            torch.testing.assert_close(blended[key], value + weight * (second.state_dict()[key] - value))
+    save_network(build("whitebox_generator", channels=4), "whitebox_generator", {"channels": 4}, tmp_path / "small.safetensors")
+    result = runner.invoke(app, ["export", "blend", str(paths[0]), str(tmp_path / "small.safetensors"), "-o", str(tmp_path / "x.safetensors")])
+    assert result.exit_code == 2 and "not the same architecture" in result.output
+    assert not (tmp_path / "x.safetensors").exists()

@@ -684,6 +684,19 @@ def export_branches(
         print(path)
 
 
+@export_app.command("blend")
+def export_blend(
+    first: Annotated[Path, typer.Argument(help="A network file (.safetensors), e.g. an earlier checkpoint's generator.", show_default=False)],
+    second: Annotated[Path, typer.Argument(help="A network file of the same architecture, e.g. a later checkpoint's.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The blended network file.", show_default=False)],
+    weight: Annotated[float, typer.Option(help="0 gives FIRST, 1 gives SECOND.")] = 0.5,
+) -> None:
+    """Interpolate two networks' weights (network interpolation): a point between two checkpoints, untrained."""
+    from toonbridge.train.export import blend_networks
+
+    print(_make(lambda: blend_networks(first, second, weight, output)))
+
+
 @export_app.command("onnx")
 def export_onnx_files(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the .onnx files.", show_default=False)],

@@ -6,9 +6,10 @@ became blotches and woman-like cartoons, white padding a hairless square tile th
 (docs/models.md). Filled instead with the average aligned training portrait of the face's gender, the crop shows
 a head with hair of that gender's typical outline, and the cartoon gets one.
 
-The file (``weights/padding/portraits.safetensors``) holds one uint8 H×W×3 mean image per gender, on the template
-named in its metadata: each is the mean of 1,000 aligned CelebA training portraits, a blur in which no one is
-recognisable (``scripts/make_mean_portraits.py`` rebuilds it).
+The file (``weights/padding/portraits.safetensors``) holds one uint8 H×W×3 image per gender, on the template
+named in its metadata: the per-pixel mean of 1,000 aligned CelebA training portraits for women, their median for
+men (the median keeps the short hairline most men share; the mean's brown halo down to the jaw was drawn as long
+hair), in which no one is recognisable (``scripts/make_mean_portraits.py`` rebuilds it).
 """
 
 from __future__ import annotations

@@ -65,6 +65,34 @@ def merge_branch_runs(sources: list[str | Path], out_dir: str | Path, half: bool
     return written
 
 
+def blend_networks(first: str | Path, second: str | Path, weight: float, out: str | Path) -> Path:
+    """Network interpolation (Wang et al., ESRGAN's "network interpolation"): every weight ``weight`` of the way
+    from ``first`` to ``second``, two network files of one architecture, typically two checkpoints of one run. A
+    run that gains style while losing the face along the way gives a point between them that neither checkpoint
+    is, with no further training (docs/models.md, whitebox-bitmoji)."""
+    from safetensors import SafetensorError, safe_open
+
+    from toonbridge.models import load_network
+
+    if not 0 <= weight <= 1:
+        raise ToonbridgeError(f"the weight must be between 0 and 1, not {weight}")
+    metadata = []
+    for path in (first, second):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata.append(handle.metadata() or {})
+        except (OSError, SafetensorError) as error:
+            raise ToonbridgeError(f"cannot read the network file {path}: {error}") from None
+    if any((m.get("network"), m.get("options")) != (metadata[0].get("network"), metadata[0].get("options")) for m in metadata):
+        raise ToonbridgeError(f"{first} and {second} are not the same architecture (network and options differ)")
+    network, other = load_network(first), load_network(second).state_dict()
+    blended = {key: torch.lerp(value, other[key], weight) if value.is_floating_point() else other[key]
+               for key, value in network.state_dict().items()}
+    network.load_state_dict(blended)
+    info = {"blend": weight, "from": [{"file": str(path), "info": json.loads(m.get("info", "{}"))} for path, m in zip((first, second), metadata)]}
+    return save_network(network, metadata[0]["network"], json.loads(metadata[0]["options"]), out, info)
+
+
 def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
     """A style folder with the run's generators and the base style's other networks and settings.
 
