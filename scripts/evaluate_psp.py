@@ -10,6 +10,8 @@ photos, and the diversity of its variants.
   128 px, with the generator's held-out photos (the same fixed 1,000 as `evaluate_generator.py`). In the same run
   the `bitmoji` and `anime` styles realize the same cartoons (their own aligned path), for comparison.
 - **Gender kept** (Bitmoji): our cartoon gender classifier on the input, our photo classifier on the output.
+- **Hair colour kept** (Bitmoji): the colour named from the band above the forehead (``faces.hair``) of the aligned
+  input crop and of the output, both on the photo template, next to chance.
 - **Inversion**: held-out photos that are not among the KID reference, realized as aligned crops; identity kept
   is dlib's same-person decision (descriptor distance < 0.6, by our network, which equals dlib's and is also the
   identity loss the encoder trained with: this flatters the figure).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,7 @@ from toonbridge.eval.attributes import classify
 from toonbridge.eval.distribution import kid
 from toonbridge.eval.identity import identity_distances, summarise_identity
 from toonbridge.eval.inception import cached_path_features, features
+from toonbridge.faces.hair import hair_colour_of
 from toonbridge.imageio import load_image, resize_image
 from toonbridge.losses.face_features import face_perceptual_loss
 from toonbridge.models import load_network
@@ -57,8 +61,27 @@ def held_out_photos(reference: int) -> tuple[list[Path], list[Path]]:
     return [paths[i] for i in sorted(chosen)], [p for i, p in enumerate(paths) if i not in chosen]
 
 
-def realize_whole(style, cartoons: list[np.ndarray]) -> list[np.ndarray]:
-    return [resize_image(style.translate(image, "realize").faces[0].output, SIZE) for image in cartoons]
+def realize_whole(style, cartoons: list[np.ndarray], inputs: list | None = None) -> list[np.ndarray]:
+    """The aligned result of each cartoon; ``inputs`` (a list) also gets each aligned input crop."""
+    outputs = []
+    for image in cartoons:
+        face = style.translate(image, "realize").faces[0]
+        outputs.append(resize_image(face.output, SIZE))
+        if inputs is not None:
+            inputs.append(resize_image(face.aligned, SIZE))
+    return outputs
+
+
+def hair_kept(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> dict:
+    """The share of faces whose hair colour (faces.hair: the band above the forehead, named by fixed rules) is the
+    same in and out, over the faces named on both sides, next to chance (the same label frequencies, drawn apart)."""
+    pairs = [(a, b) for a, b in zip(map(hair_colour_of, inputs), map(hair_colour_of, outputs)) if a and b]
+    if not pairs:
+        return {"hair_kept": None}
+    before, after = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    chance = sum(before[c] * after[c] for c in before) / len(pairs) ** 2
+    return {"hair_kept": round(float(np.mean([a == b for a, b in pairs])), 3), "hair_chance": round(chance, 3),
+            "hair_named": len(pairs), "hair_in": dict(before), "hair_out": dict(after)}
 
 
 def kid100(outputs: list[np.ndarray], reference: np.ndarray) -> dict:
@@ -103,8 +126,9 @@ def main() -> None:
     anime = [load_image(s.path) for s in load_split("selfie2anime/anime", "val").samples[:args.limit]]
     print(f"{len(bitmoji)} Bitmoji, {len(anime)} anime faces, {len(reference_paths)} reference photos", flush=True)
     if "cartoons" in wanted:
-        outputs = realize_whole(psp, bitmoji)
-        result["bitmoji_to_photo"] = kid100(outputs, reference)
+        crops: list[np.ndarray] = []
+        outputs = realize_whole(psp, bitmoji, crops)
+        result["bitmoji_to_photo"] = kid100(outputs, reference) | hair_kept(crops, outputs)
         judge_cartoon = load_network(CLASSIFIERS / "gender_cartoon.safetensors")
         judge_photo = load_network(CLASSIFIERS / "gender_photo.safetensors")
         before = classify(judge_cartoon, [resize_image(image, SIZE) for image in bitmoji])

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -288,3 +289,20 @@ def test_filling_past_the_photo_edge_fades_inside_the_photo_and_draws_no_pale_li
     assert (result[:, :40] == 100).all()  # deep in the photo, and along the crop's own border: the photo
     assert 100 < result[64, 60, 0] < 140  # the seam lies inside the photo
     assert fill_past_edge(aligned, np.ones_like(inside), fill) is aligned
+
+
+def test_the_photo_region_of_a_crop_is_where_warping_the_photo_lands():
+    """`photo_region` computes each crop pixel's source instead of warping a photo-sized mask (the cost of a 12 MP
+    photo's mask, per face); it must mark exactly the pixels that warping the photo's own pixels fills."""
+    from toonbridge.faces.align import photo_region
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        height, width = (int(v) for v in rng.integers(60, 700, 2))
+        angle, scale = rng.uniform(-0.6, 0.6), rng.uniform(0.15, 2.5)
+        shift = rng.uniform(-250, 120, 2)
+        matrix = np.array([[scale * np.cos(angle), -scale * np.sin(angle), shift[0]],
+                           [scale * np.sin(angle), scale * np.cos(angle), shift[1]]])
+        warped = cv2.warpAffine(np.ones((height, width), np.uint8), matrix, (128, 96), flags=cv2.INTER_NEAREST,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        assert np.array_equal(photo_region((height, width, 3), matrix, (128, 96)), warped)

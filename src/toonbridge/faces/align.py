@@ -149,9 +149,16 @@ def _soften_padding(aligned: np.ndarray, photo_shape: tuple[int, int], matrix: n
 
 
 def photo_region(photo_shape: tuple[int, ...], matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 mask of a ``size`` crop: 1 where ``matrix`` maps from inside the photo, 0 past its edge."""
-    return cv2.warpAffine(np.ones(photo_shape[:2], np.uint8), matrix, size, flags=cv2.INTER_NEAREST,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    """uint8 mask of a ``size`` crop: 1 where ``matrix`` maps from inside the photo, 0 past its edge. Each crop
+    pixel's source is computed, not a photo-sized mask warped: the cost is the crop's, whatever the photo's size."""
+    width, height = size
+    rows, columns = np.mgrid[:height, :width]
+    source = apply_transform(invert_transform(matrix), np.stack([columns.ravel(), rows.ravel()], axis=1))
+    photo_height, photo_width = photo_shape[:2]
+    # Nearest-pixel sampling reads pixel round(x): inside while -0.5 < x < width - 0.5.
+    inside = ((source[:, 0] > -0.5) & (source[:, 0] < photo_width - 0.5)
+              & (source[:, 1] > -0.5) & (source[:, 1] < photo_height - 0.5))
+    return inside.reshape(height, width).astype(np.uint8)
 
 
 def fill_past_edge(aligned: np.ndarray, inside: np.ndarray, fill: np.ndarray, seam: float = 0.06) -> np.ndarray:
