@@ -28,16 +28,16 @@ def main() -> None:
     parser.add_argument("--median", nargs="*", default=["male"], choices=["female", "male"], help="these genders get the median")
     args = parser.parse_args()
     photos = load_split("celeba2bitmoji/photo", "train")
-    means, statistics = {}, {}
+    portraits, statistics = {}, {}
     for gender in ("female", "male"):
         samples = [s for s in photos.samples if s.labels.get("gender") == gender][:args.count]
         stack = np.stack([resize_image(load_image(s.path), args.size) for s in samples]).astype(np.float64)
         statistics[gender] = "median" if gender in args.median else "mean"
         average = np.median(stack, axis=0) if gender in args.median else stack.mean(axis=0)
-        means[gender] = np.round(average).astype(np.uint8)
+        portraits[gender] = np.round(average).astype(np.uint8)
         print(f"{gender}: {statistics[gender]} of {len(samples)} portraits")
     PORTRAITS.parent.mkdir(parents=True, exist_ok=True)
-    save_file(means, str(PORTRAITS), metadata={"template": photos.template, "source": f"celeba2bitmoji/photo train, {args.count} per gender",
+    save_file(portraits, str(PORTRAITS), metadata={"template": photos.template, "source": f"celeba2bitmoji/photo train, {args.count} per gender",
                                                            "statistic": json.dumps(statistics)})
     print(f"wrote {PORTRAITS}")
 
