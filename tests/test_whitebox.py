@@ -235,6 +235,20 @@ def test_new_style_trains_from_a_folder_of_cartoons_and_installs_a_style(tmp_pat
     style = load(tmp_path / "styles" / "mine", backend="torch")
     assert style.info.whole_photo and style.info.directions == ["cartoonize"]
     assert style.cartoonize(SAMPLE).shape == load_image(SAMPLE).shape
+    # Run again with --blend: nothing left to train, the style is reinstalled half-way from the pre-training (here
+    # another random network, so that the two ends lie far apart after two training steps).
+    trained = load_network(tmp_path / "styles" / "mine" / "to_cartoon.safetensors").state_dict()
+    torch.manual_seed(1)
+    save_network(build("whitebox_generator", channels=8, n_blocks=1), "whitebox_generator", {"channels": 8, "n_blocks": 1},
+                 pretrained / "to_cartoon.safetensors")
+    result = CliRunner().invoke(app, args + ["--blend", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "blended 0.5 of the way from the pre-training" in result.output
+    blended = load_network(tmp_path / "styles" / "mine" / "to_cartoon.safetensors").state_dict()
+    base = load_network(pretrained / "to_cartoon.safetensors").state_dict()
+    for key, value in base.items():
+        assert (value - trained[key]).abs().max() > 0.01  # the two ends differ
+        torch.testing.assert_close(blended[key], (value + trained[key]) / 2, atol=2e-3, rtol=2e-3)
 
 
 def test_blending_two_generators_lands_between_them_and_refuses_two_architectures(tmp_path):

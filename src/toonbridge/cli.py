@@ -598,11 +598,13 @@ def new_style(
     photos: Annotated[Optional[Path], typer.Option(help="A folder of face photos to learn from (default: the research sets of TOONBRIDGE_DATA).")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Checkpoints and logs (default: runs/style-NAME).")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: torch's).")] = None,
+    blend: Annotated[float, typer.Option(min=0.0, max=1.0, help="Install the generator this far from the shared pre-training towards the trained one: below 1 keeps faces a long run has lost (e.g. 0.9).")] = 1.0,
     progress: Progress = None,
 ) -> None:
     """Train a new whitebox style from your own cartoons, starting from the shared pre-trained generator, and
     write a style folder: then `toonbridge cartoonize photo.jpg --style styles/NAME`. Interrupt with Ctrl-C (a
-    checkpoint is kept); the same command resumes, and a larger --minutes trains longer."""
+    checkpoint is kept); the same command resumes, and a larger --minutes trains longer; run again with another
+    --blend to reinstall a finished style."""
     from toonbridge.train import TrainingDiverged, config_from_dict, train as run_training
     from toonbridge.train.custom_style import check_name, install_style, prepare_cartoons, style_config
 
@@ -629,8 +631,9 @@ def new_style(
     if result.stopped_by == "interrupt":
         print(f"interrupted at step {result.step}; run the same command to resume", file=sys.stderr)
         raise typer.Exit(130)
-    install_style(runs, folder, name, prepared)
-    print(f"style {name!r} written to {folder} ({result.step} steps, {result.wall_seconds / 60:.1f} min trained): "
+    _make(lambda: install_style(runs, folder, name, prepared, blend))
+    print(f"style {name!r} written to {folder} ({result.step} steps, {result.wall_seconds / 60:.1f} min trained"
+          + (f", blended {blend:g} of the way from the pre-training" if blend < 1 else "") + "): "
           f"toonbridge cartoonize PHOTO -o OUT --style {folder}")
 
 

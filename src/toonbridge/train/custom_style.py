@@ -94,11 +94,17 @@ def style_config(name: str, cartoons: Path, run_dir: Path, minutes: float, photo
     }
 
 
-def install_style(run_dir: Path, folder: Path, name: str, cartoons: PreparedCartoons) -> Path:
-    from toonbridge.train.export import export_run
+def install_style(run_dir: Path, folder: Path, name: str, cartoons: PreparedCartoons, blend: float = 1.0) -> Path:
+    """``blend`` < 1 installs the generator that far from the shared pre-training towards the trained one (network
+    interpolation): a long run on a few cartoons gets the style and loses faces; a point before its end keeps
+    both (docs/models.md: 100 Bitmoji, 60 min, 0.9)."""
+    from toonbridge.train.export import blend_networks, export_run
 
     folder.mkdir(parents=True, exist_ok=True)
     export_run(run_dir, folder, half=True)  # the generator only: a whitebox run ships nothing else
+    if blend < 1:
+        generator = folder / "to_cartoon.safetensors"
+        blend_networks(PRETRAINED / "to_cartoon.safetensors", generator, blend, generator, half=True)
     style = {"name": name, "title": f"{name} (your own cartoons)",
              "description": f"whitebox style trained on {cartoons.aligned + cartoons.as_they_are} cartoons by toonbridge new-style",
              "template": TEMPLATE, "size": SIZE, "whole_photo": True, "networks": {"to_cartoon": "to_cartoon.safetensors"}}

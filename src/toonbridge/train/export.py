@@ -65,7 +65,7 @@ def merge_branch_runs(sources: list[str | Path], out_dir: str | Path, half: bool
     return written
 
 
-def blend_networks(first: str | Path, second: str | Path, weight: float, out: str | Path) -> Path:
+def blend_networks(first: str | Path, second: str | Path, weight: float, out: str | Path, half: bool = False) -> Path:
     """Network interpolation (Wang et al., ESRGAN's "network interpolation"): every weight ``weight`` of the way
     from ``first`` to ``second``, two network files of one architecture, typically two checkpoints of one run. A
     run that gains style while losing the face along the way gives a point between them that neither checkpoint
@@ -90,7 +90,7 @@ def blend_networks(first: str | Path, second: str | Path, weight: float, out: st
                for key, value in network.state_dict().items()}
     network.load_state_dict(blended)
     info = {"blend": weight, "from": [{"file": str(path), "info": json.loads(m.get("info", "{}"))} for path, m in zip((first, second), metadata)]}
-    return save_network(network, metadata[0]["network"], json.loads(metadata[0]["options"]), out, info)
+    return save_network(network, metadata[0]["network"], json.loads(metadata[0]["options"]), out, info, half=half)
 
 
 def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
