@@ -693,11 +693,12 @@ def export_blend(
     second: Annotated[Path, typer.Argument(help="A network file of the same architecture, e.g. a later checkpoint's.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="The blended network file.", show_default=False)],
     weight: Annotated[float, typer.Option(help="0 gives FIRST, 1 gives SECOND.")] = 0.5,
+    half: Annotated[bool, typer.Option("--half", help="Store float16 weights (half the size).")] = False,
 ) -> None:
     """Interpolate two networks' weights (network interpolation): a point between two checkpoints, untrained."""
     from toonbridge.train.export import blend_networks
 
-    print(_make(lambda: blend_networks(first, second, weight, output)))
+    print(_make(lambda: blend_networks(first, second, weight, output, half=half)))
 
 
 @export_app.command("onnx")
