@@ -1,6 +1,7 @@
 """Speed of the whitebox styles' generator next to the published White-box generator ([whitebox]).
 
-    python benchmarks/whitebox_speed.py [--style whitebox-bitmoji] [--threads 2] [--repeats 10] [--no-write]
+    python benchmarks/whitebox_speed.py [--style whitebox-bitmoji] [--threads 2] [--repeats 10] [--precisions int8 bf16 fp32]
+        [--no-write]
 
 Our generator (PyTorch fp32 and bf16 autocast; int8 onnxruntime as ``precision="int8"`` runs it) on a 256-px face, a 512-px image and, through ``cartoonize_whole``
 (2×2 overlapping tiles of 544 px), a 1024×1024 photo; the published generator (../shared/peers, TFLite dynamic-range quantised,
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--style", default="whitebox-bitmoji")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    # int8 first: PyTorch's thread pool, once used, spins against onnxruntime's for a while after each call.
+    parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16", "int8"], default=["int8", "bf16", "fp32"])
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -39,7 +42,7 @@ def main() -> None:
     sizes = {"256-px face": resize_image(photo, 256), "512-px image": resize_image(photo, 512)}
     photo_1024 = resize_image(photo, 1024)
     rows = []
-    for precision in ("fp32", "bf16", "int8"):
+    for precision in args.precisions:
         style = load(args.style, precision=precision, backend="onnx" if precision == "int8" else "torch")
         network = style.whole_photo_network()  # int8: onnxruntime, quantised here on first use (cached)
         for label, image in sizes.items():

@@ -79,8 +79,7 @@ class Twin:
     @torch.no_grad()
     def codes(self, images: list[np.ndarray], domain: str) -> torch.Tensor:
         view = self.network.view(domain, next(d for d in self.network.domains if d != domain))
-        found = [view.code(torch.stack([image_to_tensor(resize_image(i, SIZE)) for i in images[s:s + 64]])).flatten(1) for s in range(0, len(images), 64)]
-        return torch.nn.functional.normalize(torch.cat(found), dim=1)
+        return torch.cat([view.embedding(torch.stack([image_to_tensor(resize_image(i, SIZE)) for i in images[s:s + 64]])) for s in range(0, len(images), 64)])
 
 
 def kid100(outputs: list[np.ndarray], reference: np.ndarray) -> float:

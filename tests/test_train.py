@@ -182,6 +182,8 @@ def test_nan_guard_stops_with_a_clear_message(tiny_config, monkeypatch):
 def test_wall_time_budget_stops_and_checkpoints(tiny_config):
     result = train(config_from_dict(tiny_config(steps=1000, max_wall_minutes=1e-6)), progress=False, log=_quiet)
     assert result.stopped_by == "wall time" and result.step == 1 and result.checkpoint is not None
+    again = train(config_from_dict(tiny_config(steps=1000, max_wall_minutes=1e-6)), resume=True, progress=False, log=_quiet)
+    assert again.stopped_by == "wall time" and again.step == 1  # resumed at its budget: no step more
 
 
 def test_plain_cyclegan_needs_no_regressors(tiny_config):

@@ -69,6 +69,17 @@ def test_one_network_translates_by_its_norms_alone_and_a_view_fixes_the_directio
         network.code_means[1].fill_(0.25)  # the search compares codes with their domain's mean taken off
         torch.testing.assert_close(network.view("bitmoji", "photo").code(x), code - 0.25)
         torch.testing.assert_close(network.view("photo", "bitmoji").code(x), network.encode(x, zeros)[0])
+        # The search compares unit codes; with no fitted axes that is plain cosine, and a stretched axis weighs its
+        # component more (the gender axis: the same kind of face first).
+        view = network.view("bitmoji", "photo")
+        unit = torch.nn.functional.normalize(view.code(x).flatten(1), dim=1)
+        torch.testing.assert_close(view.embedding(x), unit)
+        axis = torch.nn.functional.normalize(unit[0] - unit[1], dim=0)
+        network.search_axes[0] = axis
+        network.search_stretch[0] = 8.0
+        apart = lambda e: float(e[0] @ e[1])  # noqa: E731
+        assert apart(view.embedding(x)) < apart(unit)
+        torch.testing.assert_close(view.embedding(x).norm(dim=1), torch.ones(2))
     with pytest.raises(ValueError, match="unknown domain 'pixar'"):
         network.view("photo", "pixar")
     with pytest.raises(ValueError, match="unknown hair colour 'green'"):
@@ -113,17 +124,20 @@ def test_twingan_trains_every_domain_resumes_exactly_and_ships_one_network(twing
     assert not torch.allclose(shipped.code_means[0], shipped.code_means[1])
 
 
-def test_a_network_file_from_before_the_mean_codes_loads_with_uncentred_codes(tmp_path):
+def test_a_network_file_from_before_the_search_metric_loads_with_plain_uncentred_codes(tmp_path):
     network = build("twingan", **OPTIONS)
     path = save_network(network, "twingan", OPTIONS, tmp_path / "old.safetensors")
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(path)
-    del tensors["code_means"]
+    for name in ("code_means", "search_axes", "search_stretch"):
+        del tensors[name]
     save_file(tensors, path, metadata={"network": "twingan", "options": json.dumps(OPTIONS), "info": "{}"})
     from toonbridge.models import load_network
 
-    assert float(load_network(path).code_means.abs().sum()) == 0
+    old = load_network(path)
+    assert float(old.code_means.abs().sum()) == 0 and float(old.search_axes.abs().sum()) == 0
+    assert bool((old.search_stretch == 1).all())
 
 
 def test_a_warm_start_from_a_run_without_the_hair_judge_starts_the_judge_fresh(twingan_config):

@@ -14,7 +14,7 @@ from toonbridge.cli import app
 from toonbridge.imageio import load_image, save_image
 from toonbridge.models import build, load_network, save_network
 from toonbridge.ops.colour_shift import random_colour_shift
-from toonbridge.ops.guided_filter import box_mean, guided_filter
+from toonbridge.ops.guided_filter import box_mean, guided_filter, guided_filter_image
 from toonbridge.ops.superpixels import superpixel_batch, superpixel_colours
 from toonbridge.ops.tiles import run_tiled
 from toonbridge.train import config_from_dict, train
@@ -74,6 +74,12 @@ def test_the_generator_is_the_authors_size_runs_on_any_size_and_filters_only_in_
     shipped = generator.eval()(x)
     assert raw.shape == shipped.shape == x.shape
     torch.testing.assert_close(shipped, guided_filter(x, raw, 1, 5e-3).clamp(-1, 1), rtol=1e-4, atol=1e-4)
+    # The ONNX fast path exports the U-Net alone and filters its output in OpenCV: the same result.
+    exported, finish = generator.onnx_split()
+    with torch.no_grad():
+        np.testing.assert_allclose(finish(x.numpy(), exported(x).numpy()), shipped.numpy(), atol=1e-4)
+    image, other = torch.rand(2, 3, 20, 24) * 2 - 1, torch.rand(2, 3, 20, 24) * 2 - 1
+    np.testing.assert_allclose(guided_filter_image(image.numpy(), other.numpy(), 2, 0.01), guided_filter(image, other, 2, 0.01).numpy(), atol=1e-5)
 
 
 def test_tiles_give_what_one_pass_gives():

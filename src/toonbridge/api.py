@@ -155,17 +155,20 @@ class Style:
         onnx_key = f"{role}.{group or ''}.{'any' if any_size else ''}.{self.precision}.onnx"
         if onnx_key not in self._networks:
             from toonbridge.cache import cache_root
-            from toonbridge.models.onnx import OnnxNetwork, cached_onnx
+            from toonbridge.models.onnx import OnnxNetwork, cached_onnx, export_parts
 
             folder = cache_root() / "onnx"
             calibration = functools.partial(self._calibration_images, direction) if self.precision == "int8" else None
+            exported, finish = export_parts(module)
+            # A split graph lacks the part run outside it: its own cache name, never mistaken for a whole one.
+            variant = "-".join(filter(None, [group, "core" if finish else ""]))
             try:
-                path = cached_onnx(module, self.info.network_path(role), self.info.size, folder, variant=group or "",
+                path = cached_onnx(exported, self.info.network_path(role), self.info.size, folder, variant=variant,
                                    any_size=any_size, calibration=calibration)
             except OSError as error:
                 raise ToonbridgeError(f"cannot write the ONNX model under {folder} ({error}); set TOONBRIDGE_CACHE "
                                       "or use the torch backend") from None
-            self._networks[onnx_key] = OnnxNetwork(path)
+            self._networks[onnx_key] = OnnxNetwork(path, finish=finish)
         return self._networks[onnx_key]
 
     def _calibration_images(self, direction: str) -> list[torch.Tensor]:

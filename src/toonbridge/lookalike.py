@@ -3,10 +3,12 @@
 TwinGAN encodes every domain with the same convolutions (only the norms differ), so a photo's code and a cartoon's
 are comparable. Each image is framed as the network reads it (a photo's largest face aligned; a cartoon as
 ``realize`` frames one: its domain's template, located by the domain's landmark networks where it has them),
-encoded with its own domain's norms, and the 8×8 code, flattened and scaled to unit length, is compared by cosine
-distance. A gallery's codes are cached in chunks of :data:`CHUNK` images under ``<cache>/lookalike/``, keyed by
-the network's weights and each chunk's files (paths, sizes, times): a second search is instant, a changed gallery
-re-encodes only its changed chunks, and an interrupted indexing resumes at its last finished chunk.
+encoded with its own domain's norms, and the 8×8 code, less its domain's mean, flattened and scaled to unit length,
+is stretched along the attribute axes the network file carries (gender and hair colour, so that a lookalike is first
+of all the same kind of face; ``TwinGAN.search_embedding``) and compared by cosine distance. A gallery's codes are
+cached in chunks of :data:`CHUNK` images under ``<cache>/lookalike/``, keyed by the network's weights and each
+chunk's files (paths, sizes, times): a second search is instant, a changed gallery re-encodes only its changed
+chunks, and an interrupted indexing resumes at its last finished chunk.
 """
 
 from __future__ import annotations
@@ -53,13 +55,13 @@ class Encoder:
 
     @torch.no_grad()
     def codes(self, framed: Sequence[np.ndarray]) -> torch.Tensor:
-        """Unit-length codes, N×D float32."""
+        """Unit-length search embeddings, N×D float32 (the code in bfloat16, the metric in float32)."""
         from toonbridge.data.unpaired import image_to_tensor
 
         x = torch.stack([image_to_tensor(image) for image in framed]).to(self.style.device)
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            code = self.translator.code(x).float().flatten(1)
-        return torch.nn.functional.normalize(code, dim=1).cpu()
+            code = self.translator.code(x)
+        return self.translator.network.search_embedding(code).cpu()
 
     def weights_digest(self) -> str:
         path = self.style.info.network_path(next(iter(self.style.info.views)))

@@ -14,6 +14,7 @@ import logging
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from toonbridge.errors import ToonbridgeError
@@ -49,9 +50,11 @@ def export_onnx(network: torch.nn.Module, size: int, path: str | Path, any_size:
 
 
 class OnnxNetwork:
-    """An onnxruntime session with the calling convention of the PyTorch network it was exported from."""
+    """An onnxruntime session with the calling convention of the PyTorch network it was exported from. ``finish``
+    (inputs, outputs) -> outputs, on numpy arrays, runs after the session: the part of a network that runs faster
+    outside the graph (see :func:`export_parts`)."""
 
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, finish=None):
         if not onnx_available():
             raise ToonbridgeError("onnxruntime is not installed: pip install 'toonbridge[onnx]'")
         import onnxruntime
@@ -60,11 +63,22 @@ class OnnxNetwork:
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         self.path = Path(path)
+        self.finish = finish
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        array = images.detach().float().cpu().contiguous().numpy()
-        return torch.from_numpy(self.session.run(None, {"image": array})[0])
+        # In numpy: a PyTorch copy kernel here wakes PyTorch's thread pool, which then spins against onnxruntime's
+        # (+8 ms on a 47-ms int8 whitebox face, docs/benchmarks.md).
+        tensor = images.detach().cpu()
+        array = np.ascontiguousarray((tensor if tensor.dtype == torch.float32 else tensor.float()).numpy())
+        outputs = self.session.run(None, {"image": array})[0]
+        return torch.from_numpy(self.finish(array, outputs) if self.finish else outputs)
+
+
+def export_parts(network: torch.nn.Module):
+    """The module to export and the function to run on its session's output (None: nothing). A network that runs
+    a step faster outside the graph says so with ``onnx_split()``; the rest export whole."""
+    return network.onnx_split() if hasattr(network, "onnx_split") else (network, None)
 
 
 def quantize_onnx(source: str | Path, target: str | Path, calibration: list[torch.Tensor]) -> Path:

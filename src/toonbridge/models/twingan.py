@@ -94,9 +94,15 @@ class TwinGAN(nn.Module):
         # Each domain's mean code, a running average kept by training (train/twingan.py). Zeros (a file from before
         # it existed, or never fitted) leave the codes as they are.
         self.register_buffer("code_means", torch.zeros(n, widths[-1], image_size // 16, image_size // 16))
+        # The lookalike search's metric: unit directions of the centred, unit-length code (gender, then one per hair
+        # colour), fitted afterwards on labelled training images of every domain (scripts/fit_twingan_search.py),
+        # and how much the search stretches distances along each. Zero axes leave the search plain cosine.
+        self.register_buffer("search_axes", torch.zeros(1 + h, widths[-1] * (image_size // 16) ** 2))
+        self.register_buffer("search_stretch", torch.ones(1 + h))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        state_dict.setdefault(prefix + "code_means", torch.zeros_like(self.code_means))  # files from before it
+        for name in ("code_means", "search_axes", "search_stretch"):  # files from before they existed
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
@@ -104,6 +110,13 @@ class TwinGAN(nn.Module):
         """Move each domain's running mean code towards the mean of this batch's codes of that domain."""
         for k in source.unique().tolist():
             self.code_means[k].lerp_(code[source == k].float().mean(0), momentum)
+
+    def search_embedding(self, codes: torch.Tensor) -> torch.Tensor:
+        """Centred codes (N×…) as the lookalike search compares them: flattened to unit length, each fitted axis's
+        component multiplied by its stretch, unit length again. Cosine distance of these ranks a gallery."""
+        unit = F.normalize(codes.float().flatten(1), dim=1)
+        axes = self.search_axes.float()
+        return F.normalize(unit + (unit @ axes.T * (self.search_stretch.float() - 1)) @ axes, dim=1)
 
     def conditional_parameters(self) -> list[nn.Parameter]:
         """The per-domain and per-colour (γ, β): what tells domains and colours apart (the rest is shared)."""
@@ -179,3 +192,8 @@ class DomainTranslator(nn.Module):
         split it took the top-5 Bitmoji neighbours sharing the photo's gender from 68 % to 78 % (docs/models.md)."""
         code = self.network.encode(x, torch.full((x.shape[0],), self.source, dtype=torch.long, device=x.device))[0]
         return code - self.network.code_means[self.source].to(code.dtype)
+
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        """What :mod:`toonbridge.lookalike` compares: :meth:`code` through the network's search metric (N×D, unit
+        rows)."""
+        return self.network.search_embedding(self.code(x))

@@ -6,17 +6,19 @@ additive skips back to full size; LeakyReLU 0.2 throughout. Fully convolutional,
 
 In eval mode the output is cleaned by a guided filter with the input as guide (the authors' inference step,
 ``guided_filter(photo, output, r=1, eps=5e-3)``): it removes the generator's high-frequency noise while keeping the
-photo's edges. Training sees the raw output (its losses judge the generator, not the filter).
+photo's edges. Training sees the raw output (its losses judge the generator, not the filter). The ONNX fast path
+exports the network without the filter and runs it afterwards in OpenCV (:meth:`WhiteboxGenerator.onnx_split`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from toonbridge.models import register
-from toonbridge.ops.guided_filter import guided_filter
+from toonbridge.ops.guided_filter import guided_filter, guided_filter_image
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -57,6 +59,15 @@ class WhiteboxGenerator(nn.Module):
         self.up2 = nn.Sequential(_conv(c, c), _act(), _conv(c, 3, 7))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.unfiltered(x)
+        if self.training:
+            return out
+        if self.inference_filter_radius > 0:
+            out = guided_filter(x.float(), out.float(), self.inference_filter_radius, self.inference_filter_eps)
+        return out.clamp(-1, 1)
+
+    def unfiltered(self, x: torch.Tensor) -> torch.Tensor:
+        """The U-Net's output, before the inference filter and the clamp."""
         height, width = x.shape[-2:]
         b = self.border
         padded = F.pad(x, (b, b + -width % 4, b, b + -height % 4), mode="reflect" if min(height, width) > b + 3 else "replicate")
@@ -65,7 +76,26 @@ class WhiteboxGenerator(nn.Module):
         x2 = self.blocks(self.down2(x1))
         x3 = self.up1(F.interpolate(x2, size=x1.shape[-2:], mode="bilinear", align_corners=False) + x1)
         out = self.up2(F.interpolate(x3, size=x0.shape[-2:], mode="bilinear", align_corners=False) + x0)
-        out = out[..., b:b + height, b:b + width]
-        if not self.training and self.inference_filter_radius > 0:
-            out = guided_filter(x.float(), out.float(), self.inference_filter_radius, self.inference_filter_eps)
-        return out.clamp(-1, 1) if not self.training else out
+        return out[..., b:b + height, b:b + width]
+
+    def onnx_split(self):
+        """What ONNX export takes (this network without its inference filter) and what runs on the session's arrays
+        (inputs, outputs) after it: the filter as ONNX ops cost ~10 ms of an int8 256-px face, in OpenCV ~3
+        (docs/benchmarks.md)."""
+        return _Unfiltered(self), self._filter_output
+
+    def _filter_output(self, images: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        if self.inference_filter_radius > 0:
+            outputs = guided_filter_image(images, outputs, self.inference_filter_radius, self.inference_filter_eps)
+        return np.clip(outputs, -1, 1)
+
+
+class _Unfiltered(nn.Module):
+    """A whitebox generator's :meth:`~WhiteboxGenerator.unfiltered` output as a module (shares the weights)."""
+
+    def __init__(self, generator: WhiteboxGenerator):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.generator.unfiltered(x)

@@ -121,7 +121,9 @@ def _train(config: TrainConfig, resume: bool, torch_device: torch.device, progre
         with _progress_bar(progress) as bar, _StopRequest(world.main) as stop:
             task = bar.add_task("training", total=config.steps, completed=start_step, losses="")
             for epoch, indices in batch_indices(len(dataset), config.batch_size * world.size, config.seed, start_step):
-                if step >= config.steps:
+                # A run resumed at its time budget (a command run again to reinstall what it trained) takes no step.
+                if step >= config.steps or config.max_wall_minutes and elapsed >= 60 * config.max_wall_minutes:
+                    stopped_by = "steps" if step >= config.steps else "wall time"
                     break
                 dataset.set_epoch(epoch)
                 mine = indices[world.rank * config.batch_size:(world.rank + 1) * config.batch_size]
