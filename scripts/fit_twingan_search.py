@@ -53,21 +53,23 @@ def encode_domain(network, domain_index: int, samples, size: int) -> tuple[torch
     return torch.cat(codes), genders, hairs
 
 
-def ridge_direction(features: torch.Tensor, targets: torch.Tensor, ridge: float) -> torch.Tensor:
-    """argmin_w |features w − targets|² + ridge |w|², in its dual form (fewer images than dimensions)."""
-    gram = features @ features.T + ridge * torch.eye(len(features), dtype=features.dtype)
-    return features.T @ torch.linalg.solve(gram, targets)
+def ridge_direction(features: torch.Tensor, gram: torch.Tensor, targets: torch.Tensor, ridge: float) -> torch.Tensor:
+    """argmin_w |features w − targets|² + ridge |w|², in its dual form (fewer images than dimensions); ``gram`` is
+    features @ features.T."""
+    return features.T @ torch.linalg.solve(gram + ridge * torch.eye(len(features), dtype=features.dtype), targets)
 
 
 def fit_axes(units: torch.Tensor, genders: list, hairs: list, colours: list[str], ridge: float) -> torch.Tensor:
     """Orthonormal rows: gender, then one per colour (zero where too few images carry the label)."""
     units = units.double()
+    gram = units @ units.T  # once: each attribute's images are a subset
     columns = []
     for values, wanted in [(genders, "male")] + [(hairs, colour) for colour in colours]:
         known = torch.tensor([value is not None for value in values])
         targets = torch.tensor([1.0 if value == wanted else -1.0 for value in values], dtype=torch.float64)
         enough = int(known.sum()) and min(int((targets[known] > 0).sum()), int((targets[known] < 0).sum())) >= MIN_LABELLED
-        columns.append(ridge_direction(units[known], targets[known], ridge) if enough else torch.zeros(units.shape[1], dtype=torch.float64))
+        subset = known.nonzero().view(-1)
+        columns.append(ridge_direction(units[subset], gram[subset][:, subset], targets[subset], ridge) if enough else torch.zeros(units.shape[1], dtype=torch.float64))
     directions = torch.stack(columns, dim=1)
     used = directions.norm(dim=0) > 0
     axes = torch.zeros_like(directions)
