@@ -3,8 +3,8 @@
 White-box cartoonization uses it twice: as the *surface* representation (each image guided by itself: flat regions
 with their edges kept, what a cartoon's paint looks like) and, at inference, to clean the generator's output with
 the input photo as guide (``guided_filter(photo, output, radius=1, eps=5e-3)``). :func:`guided_filter_image` is the
-same filter on H×W×C float arrays with OpenCV's box filters, for the ONNX fast path (a few ms at 256 px where the
-filter as ONNX or PyTorch ops took ~10, docs/benchmarks.md).
+same filter on numpy arrays (N×C×H×W or H×W) with OpenCV's box filters, for the ONNX fast path (~3 ms at 256 px,
+where the filter as ONNX ops took ~10; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def guided_filter(guide: torch.Tensor, source: torch.Tensor, radius: int, eps: f
 
 def guided_filter_image(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """:func:`guided_filter` on float arrays of one shape whose last two axes are height and width (N×C×H×W as a
-    network's input and output, or H×W), channel by channel, with OpenCV's box filters (the same border rule: windows cut by
-    the border average the pixels inside). Numpy and OpenCV only: after an onnxruntime call, PyTorch kernels would
-    wake its thread pool against onnxruntime's, still spinning, and cost more than the filter."""
+    network's input and output, or H×W), channel by channel, with OpenCV's box filters (the same border rule:
+    windows cut by the border average the pixels inside). Numpy and OpenCV only: after an onnxruntime call,
+    PyTorch kernels would wake its thread pool against onnxruntime's, still spinning, and cost more than the
+    filter."""
     size = (2 * radius + 1, 2 * radius + 1)
     inside = cv2.boxFilter(np.ones(guide.shape[-2:], np.float32), -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
 
