@@ -134,9 +134,9 @@ class Style:
         return self.info.group_names
 
     def generator(self, direction: str, group: str | None = None):
-        """The network for ``cartoonize``/``realize`` (one group's branch of a group style): an onnxruntime
-        session on the ONNX backend (exported once into the cache), else the PyTorch module. Both take and return
-        N×3×H×W tensors in [-1, 1]."""
+        """The network for ``cartoonize``/``realize`` (one group's branch of a group style): on the ONNX backend an
+        onnxruntime session or, for int8 networks that write themselves as TFLite, a LiteRT interpreter (made once
+        into the cache), else the PyTorch module. All take and return N×3×H×W tensors in [-1, 1]."""
         role = DIRECTIONS[direction]
         if group is None:
             module = self.network(role)
@@ -147,7 +147,31 @@ class Style:
         # A many-domain view reads each input's hair colour in numpy; refinement optimises, which ONNX cannot.
         if self.backend == "torch" or self.info.views or self.refine_steps:
             return module
-        return self._onnx(module, direction, group)
+        return self._compiled(module, direction, group)
+
+    def _compiled(self, module: torch.nn.Module, direction: str, group: str | None = None, any_size: bool = False):
+        """int8 on LiteRT where the network can write itself as a TFLite graph (XNNPack's int8 convolutions are the
+        faster here, docs/benchmarks.md; any size), else onnxruntime."""
+        if self.precision == "int8" and hasattr(module, "tflite_parts"):
+            return self._tflite(module, direction, group)
+        return self._onnx(module, direction, group, any_size)
+
+    def _tflite(self, module: torch.nn.Module, direction: str, group: str | None = None):
+        role = DIRECTIONS[direction]
+        key = f"{role}.{group or ''}.int8.tflite"
+        if key not in self._networks:
+            from toonbridge.cache import cache_root
+            from toonbridge.models.tflite import TfliteNetwork, cached_tflite
+
+            folder = cache_root() / "litert"
+            try:
+                path = cached_tflite(module, self.info.network_path(role), folder,
+                                     functools.partial(self._calibration_images, direction), variant=group or "")
+            except OSError as error:
+                raise ToonbridgeError(f"cannot write the int8 model under {folder} ({error}); set TOONBRIDGE_CACHE "
+                                      "or use fp32") from None
+            self._networks[key] = TfliteNetwork(path, module.tflite_parts())
+        return self._networks[key]
 
     def _onnx(self, module: torch.nn.Module, direction: str, group: str | None = None, any_size: bool = False):
         """The ONNX session of one generator (int8 at ``precision="int8"``), exported once into the cache."""
@@ -291,10 +315,10 @@ class Style:
 
     def whole_photo_network(self):
         """The cartoonize network that takes images of any size (whole-photo mode): the PyTorch module, or at
-        ``precision="int8"`` an int8 onnxruntime model exported with free height and width. (fp32 stays in
-        PyTorch: the ONNX fast path is exported at the style's size.)"""
+        ``precision="int8"`` an int8 model that takes any height and width (LiteRT or onnxruntime, as
+        :meth:`generator`). (fp32 stays in PyTorch: the ONNX fast path is exported at the style's size.)"""
         network = self.network(DIRECTIONS["cartoonize"])
-        return self._onnx(network, "cartoonize", any_size=True) if self.precision == "int8" else network
+        return self._compiled(network, "cartoonize", any_size=True) if self.precision == "int8" else network
 
     @property
     def has_variants(self) -> bool:

@@ -145,7 +145,7 @@ Aligned = Annotated[bool, typer.Option("--aligned", help="Inputs are already ali
 StyleName = Annotated[str, typer.Option(help="A style (see `toonbridge styles`) or a style folder.")]
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Output folder.", show_default=False)]
 Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slightly less exact.")]
-Int8 = Annotated[bool, typer.Option("--int8", help="int8 onnxruntime models, quantised on first use: faster on AVX-512-VNNI CPUs (docs/benchmarks.md), slightly less exact.")]
+Int8 = Annotated[bool, typer.Option("--int8", help="int8 models (LiteRT for the whitebox styles, onnxruntime for the rest), quantised on first use: faster on AVX-512-VNNI CPUs (docs/benchmarks.md), slightly less exact.")]
 Backend = Annotated[str, typer.Option(help="auto (onnxruntime when installed, fp32 only; else PyTorch), torch or onnx.")]
 Group = Annotated[str, typer.Option(help="Group styles (bitmoji-groups): the branch for every face, or auto to pick "
                                          "one per face with the style's classifiers.")]

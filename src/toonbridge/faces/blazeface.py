@@ -13,10 +13,7 @@ surroundings, misses without one. benchmarks/faces_wild.py measured each choice.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
-import sys
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +23,7 @@ import cv2
 import numpy as np
 
 from toonbridge.errors import ToonbridgeError
+from toonbridge.models.tflite import quiet_litert
 
 MODEL_FILE = "face_detection_full_range.tflite"
 INPUT_SIZE = 192
@@ -86,7 +84,7 @@ class BlazeFace:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
             _raise_no_runtime()
-        with _quiet_stderr():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+        with quiet_litert():
             self.interpreter = Interpreter(model_path=str(model_path()), num_threads=threads)
             self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
@@ -115,19 +113,6 @@ class BlazeFace:
         sizes = raw[:, 2:4] / INPUT_SIZE
         boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) * side - (left, top, left, top)
         return boxes, scores
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 @cache

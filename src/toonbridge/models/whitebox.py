@@ -6,8 +6,9 @@ additive skips back to full size; LeakyReLU 0.2 throughout. Fully convolutional,
 
 In eval mode the output is cleaned by a guided filter with the input as guide (the authors' inference step,
 ``guided_filter(photo, output, r=1, eps=5e-3)``): it removes the generator's high-frequency noise while keeping the
-photo's edges. Training sees the raw output (its losses judge the generator, not the filter). The ONNX fast path
-exports the network without the filter and runs it afterwards in OpenCV (:meth:`WhiteboxGenerator.onnx_split`).
+photo's edges. Training sees the raw output (its losses judge the generator, not the filter). The fast paths
+run the network without the filter and the filter afterwards in OpenCV: fp32 ONNX (:meth:`WhiteboxGenerator.onnx_split`)
+and int8 LiteRT (:meth:`WhiteboxGenerator.tflite_parts`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from toonbridge.models import register
+from toonbridge.models.tflite import TfliteGraph, TfliteParts
 from toonbridge.ops.guided_filter import guided_filter, guided_filter_image
 
 
@@ -70,13 +72,16 @@ class WhiteboxGenerator(nn.Module):
         """The U-Net's output, before the inference filter and the clamp."""
         height, width = x.shape[-2:]
         b = self.border
-        padded = F.pad(x, (b, b + -width % 4, b, b + -height % 4), mode="reflect" if min(height, width) > b + 3 else "replicate")
+        padded = F.pad(x, (b, b + -width % 4, b, b + -height % 4), mode=self._border_mode(height, width))
         x0 = self.stem(padded)
         x1 = self.down1(x0)
         x2 = self.blocks(self.down2(x1))
         x3 = self.up1(F.interpolate(x2, size=x1.shape[-2:], mode="bilinear", align_corners=False) + x1)
         out = self.up2(F.interpolate(x3, size=x0.shape[-2:], mode="bilinear", align_corners=False) + x0)
         return out[..., b:b + height, b:b + width]
+
+    def _border_mode(self, height: int, width: int) -> str:
+        return "reflect" if min(height, width) > self.border + 3 else "replicate"
 
     def onnx_split(self):
         """What ONNX export takes (this network without its inference filter) and what runs on the session's arrays
@@ -88,6 +93,32 @@ class WhiteboxGenerator(nn.Module):
         if self.inference_filter_radius > 0:
             outputs = guided_filter_image(images, outputs, self.inference_filter_radius, self.inference_filter_eps)
         return np.clip(outputs, -1, 1)
+
+    def tflite_parts(self) -> TfliteParts:
+        """The int8 LiteRT path (:mod:`toonbridge.models.tflite`): the U-Net as a TFLite graph; the border is added
+        in numpy before it, cropped and filtered after it."""
+        return TfliteParts(write=self._write_tflite, prepare=self._add_border, finish=self._crop_and_filter)
+
+    def _write_tflite(self, graph: TfliteGraph, image: int) -> int:
+        x0 = graph.layers(image, self.stem)
+        x1 = graph.layers(x0, self.down1)
+        x2 = graph.layers(x1, self.down2)
+        for block in self.blocks:
+            x2 = graph.add(x2, graph.layers(x2, block.body)) if isinstance(block, _Residual) else graph.layers(x2, [block])
+        x3 = graph.layers(graph.add(graph.upsample(x2), x1), self.up1)
+        return graph.layers(graph.add(graph.upsample(x3), x0), self.up2)
+
+    def _add_border(self, images: np.ndarray) -> np.ndarray:
+        """:meth:`unfiltered`'s padding in numpy (N×3×H×W)."""
+        height, width = images.shape[-2:]
+        b = self.border
+        mode = {"reflect": "reflect", "replicate": "edge"}[self._border_mode(height, width)]
+        return np.pad(images, ((0, 0), (0, 0), (b, b + -height % 4), (b, b + -width % 4)), mode=mode)
+
+    def _crop_and_filter(self, images: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        height, width = images.shape[-2:]
+        b = self.border
+        return self._filter_output(images, np.ascontiguousarray(outputs[..., b:b + height, b:b + width]))
 
 
 class _Unfiltered(nn.Module):
