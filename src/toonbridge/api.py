@@ -558,8 +558,8 @@ def load_domains(source: str, target: str, *, network: str | Path = "twingan", h
     """Any domain of a many-domain network to any other (e.g. ``load_domains("bitmoji", "anime")``), as a style.
 
     The network's folder holds ``domains.json``: the network file, its framing (``template``, ``size``), the photo
-    domain, and per domain how its images are framed (``template``), whether cartoons sit on a light backdrop, and
-    networks that locate its faces. From the photo domain the style cartoonizes (faces are detected); from any
+    domain, and per domain how its images are framed (``template``; for photos, ``padding`` past the photo's edge, as
+    in style.json), whether cartoons sit on a light backdrop, and the networks that framing needs. From the photo domain the style cartoonizes (faces are detected); from any
     other it reads cartoons as ``realize`` does (centred square, then the domain's landmark networks if any).
     """
     folder, spec = _domains_file(network)
@@ -571,9 +571,10 @@ def load_domains(source: str, target: str, *, network: str | Path = "twingan", h
         raise ToonbridgeError(f"source and target are both {source!r}; name two different domains")
     role = "to_cartoon" if source == spec["photo_domain"] else "to_photo"
     frame_of = spec["domains"][source]
-    networks = {role: spec["network"], **(frame_of.get("networks", {}) if role == "to_photo" else {})}
+    networks = {role: spec["network"], **frame_of.get("networks", {})}
     info = StyleInfo(name=f"{folder.name}:{source}-to-{target}", folder=folder, template=spec["template"], size=int(spec["size"]),
                      title=f"{source} to {target}", networks=networks, cartoon_template=frame_of["template"],
+                     padding=frame_of.get("padding", "blur"),
                      light_background=bool(spec["domains"][target].get("light_background", False)),
                      reframe_cartoons=role == "to_photo", views={role: {"source": source, "target": target}})
     return Style(info, device, precision, backend, hair)
