@@ -29,6 +29,7 @@ from toonbridge.faces.align import (MIN_FACE_PX, apply_transform, fill_past_edge
                                    warp_padded, warp_to_template)
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
+from toonbridge.ops.exposure import brighten, denoise, exposure_gain
 from toonbridge.style_files import DEFAULT_STYLE, StyleInfo, find_style, shipped_styles
 
 DIRECTIONS = {"cartoonize": "to_cartoon", "realize": "to_photo"}
@@ -100,6 +101,7 @@ class Style:
         if refine_steps and precision == "int8":
             raise ToonbridgeError("refinement optimises in PyTorch (fp32 or bf16), not int8")
         self.refine_steps = refine_steps  # inverting styles (psp): optimisation steps after the encoder
+        self.brighten_dim_photos = True  # cut a dim photo's faces out brightened and denoised (ops/exposure.py)
 
     @property
     def name(self) -> str:
@@ -404,6 +406,9 @@ class Style:
     def _find_faces(self, image: np.ndarray, direction: str, min_face: float = MIN_FACE_PX) -> tuple[list[AlignedFace], list[SkippedFace]]:
         if direction != "cartoonize":
             return [self._align_cartoon(image)], []
+        # A dim photo is found and cut out brightened (ops/exposure.py); the result is still pasted onto the photo.
+        gain = exposure_gain(image) if self.brighten_dim_photos else 1.0
+        image = brighten(image, gain)
         found = detect(image)
         if not found:
             raise NoFaceFound("no face found")
@@ -415,7 +420,10 @@ class Style:
             widest = max(face.width for face in found)
             raise FaceTooSmall(f"{_faces(len(found))} found, all under {min_face:g} px wide (the widest is {widest:.0f} px); "
                                "a smaller minimum face size translates them anyway")
-        return self.align_faces(image, kept), skipped
+        faces = self.align_faces(image, kept)
+        if gain != 1.0:
+            faces = [dataclasses.replace(face, image=denoise(face.image)) for face in faces]
+        return faces, skipped
 
     def align_faces(self, photo: np.ndarray, faces: list, genders: list[str | None] | None = None) -> list[AlignedFace]:
         """Each face (a detection or its 5 points) aligned to the style's template, padded past the photo's edge as

@@ -1,0 +1,49 @@
+"""Low-light photos brought to a normal exposure before their faces are cut out ([in-the-wild]).
+
+Every style learned from well-lit portraits. A dim photo's face came out as a dark-skinned, muddy cartoon: the
+generators read darkness as skin colour, and the aligned crop mixes the dim face with padding at normal exposure
+(docs/models.md, "Low light"). :func:`exposure_gain` is the one gain, for all pixels and channels, that brings a
+dim photo's highlights to a normal white: a dark-skinned face in normal light (whose photo still has bright
+highlights) is left as it is, and relative tones are kept. The gain multiplies sensor noise too, so the face crops
+of a brightened photo are then denoised (:func:`denoise`) by as much noise as they show.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+DIM_WHITE = 160  # a photo whose 99th-percentile luminance is under this is dim (a normal one reaches 200-255)
+TARGET_WHITE = 230
+MAX_GAIN = 4.0  # past this, a photo is mostly noise
+NOISE_FLOOR = 2.0  # grey levels of noise below which denoising only blurs
+
+
+def exposure_gain(image: np.ndarray) -> float:
+    """The gain that brings ``image``'s (RGB uint8) highlights to a normal white; 1 for a photo that is not dim."""
+    luminance = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    white = float(np.percentile(luminance, 99))
+    return 1.0 if white >= DIM_WHITE else min(TARGET_WHITE / max(white, 1.0), MAX_GAIN)
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """Gaussian noise in grey levels, by Immerkær's fast estimate (1996): a Laplacian-difference kernel that
+    cancels smooth image content, its mean absolute response scaled to a standard deviation."""
+    grey = image.astype(np.float32).mean(axis=2)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = cv2.filter2D(grey, -1, kernel)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
+
+
+def brighten(image: np.ndarray, gain: float) -> np.ndarray:
+    return image if gain == 1.0 else np.clip(image.astype(np.float32) * gain, 0, 255).round().astype(np.uint8)
+
+
+def denoise(image: np.ndarray) -> np.ndarray:
+    """Non-local means at the strength of the noise ``image`` shows (itself when it shows hardly any). Meant for
+    face crops: on a whole photo of several megapixels it takes seconds."""
+    sigma = noise_sigma(image)
+    if sigma < NOISE_FLOOR:
+        return image
+    strength = 1.2 * sigma
+    return cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(image), None, strength, strength, 5, 15)
