@@ -21,7 +21,8 @@ NOISE_FLOOR = 2.0  # grey levels of noise below which denoising only blurs
 
 def exposure_gain(image: np.ndarray) -> float:
     """The gain that brings ``image``'s (RGB uint8) highlights to a normal white; 1 for a photo that is not dim."""
-    luminance = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    step = max(1, max(image.shape[:2]) // 512)  # a percentile needs no more than ~512² pixels (a 12-MP photo: 0.3 s)
+    luminance = image[::step, ::step].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     white = float(np.percentile(luminance, 99))
     return 1.0 if white >= DIM_WHITE else min(TARGET_WHITE / max(white, 1.0), MAX_GAIN)
 
