@@ -35,6 +35,9 @@ class TrainConfig:
     # Warm start: a checkpoint (or run folder: its latest) whose network weights this run starts from; optimisers,
     # step and learning-rate schedule start fresh. For a changed recipe that should not pay for the early steps again.
     init_from: str | None = None
+    # For the first steps only the critics (discriminators, judges) learn. A warm start from a shipped style brings
+    # only the networks it ships; fresh critics' first verdicts are noise, which the warm networks would follow.
+    critics_first_steps: int = 0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25

@@ -130,6 +130,8 @@ def _train(config: TrainConfig, resume: bool, torch_device: torch.device, progre
                 batch = _to_device(_fetch(dataset, mine), torch_device)
                 finished_step = False
                 method.set_learning_rate_for(step)
+                if step < config.critics_first_steps:
+                    method.hold_all_but_critics()
                 losses = {name: float(value) for name, value in method.train_step(batch, step).items()}
                 _check_finite(losses, step, lambda: last_saved or _latest_path(config.run_dir))
                 step, finished_step = step + 1, True

@@ -42,6 +42,7 @@ class TrainingMethod:
 
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
+    critics: tuple[str, ...] = ("discriminators", "discriminator")  # optimizers that learn during critics_first_steps
 
     def __init__(self, config: TrainConfig, device: torch.device):
         self.config = config
@@ -89,3 +90,10 @@ class TrainingMethod:
 
     def set_learning_rate_for(self, step: int) -> None:
         pass
+
+    def hold_all_but_critics(self) -> None:
+        """Learning rate 0 for every optimizer but the critics' (``TrainConfig.critics_first_steps``)."""
+        for name, optimizer in self.optimizers.items():
+            if name not in self.critics:
+                for group in optimizer.param_groups:
+                    group["lr"] = 0.0

@@ -121,6 +121,8 @@ class TwinGANTraining(TrainingMethod):
         points = torch.tensor(template.points5, dtype=torch.float32) * self.data_config.size / max(template.size)
         self.points = points[None].to(device)
 
+    critics = ("discriminators", "hair_judge")
+
     def dataset(self):
         return self.data_config.dataset(self.config.seed)
 
