@@ -25,18 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from toonbridge.api import Style, load
 from toonbridge.data import load_split
-from toonbridge.errors import ToonbridgeError
-from toonbridge.eval.attributes import classify
-from toonbridge.eval.distribution import kid
-from toonbridge.eval.inception import cached_path_features, features
+from toonbridge.eval.photo_sets import SIZE, bitmoji_figures, largest_face_cartoons, style_to_measure
 from toonbridge.imageio import load_image, resize_image, save_image, write_atomic
-from toonbridge.models import load_network
-from toonbridge.style_files import find_style, read_style
-from toonbridge.train.export import style_from_run
-
-SIZE = 128
 UTK_GROUPS = ("kid", "teen", "young", "middle", "elderly")
 
 
@@ -52,21 +43,6 @@ def photo_sets(limit: int) -> dict[str, list]:
     return sets
 
 
-def cartoons(style: Style, samples: list, group: str) -> tuple[list[np.ndarray], list[str | None], list[str], int]:
-    """Aligned cartoons of the largest face of each photo; photos where no face is found are counted."""
-    outputs, genders, routed, missed = [], [], [], 0
-    for sample in samples:
-        try:
-            result = style.translate(load_image(sample.path), "cartoonize", group=group, largest_face=True)
-        except ToonbridgeError:
-            missed += 1
-            continue
-        outputs.append(resize_image(result.faces[0].output, SIZE))
-        genders.append(sample.labels.get("gender"))
-        routed.append(result.faces[0].group or "")
-    return outputs, genders, routed, missed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="bitmoji-groups")
@@ -80,24 +56,16 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        if args.run:
-            style = Style(read_style(style_from_run(args.run, args.style, Path(scratch) / "style")), backend="torch")
-        else:
-            style = load(args.style, backend="torch")
+        style = style_to_measure(args.style, args.run, scratch)
         if args.padding:
             style.info = dataclasses.replace(style.info, padding=args.padding)
         group = args.group if style.groups else None
-        classifier = load_network(find_style("bitmoji").folder.parent / "classifiers" / "gender_cartoon.safetensors")
-        references = cached_path_features([s.path for s in load_split("celeba2bitmoji/cartoon", "val").samples], resize_to=SIZE)
         table, grid_rows = {}, []
         for name, samples in photo_sets(args.limit).items():
             if args.sets and not any(word.lower() in name.lower() for word in args.sets):
                 continue
-            outputs, genders, routed, missed = cartoons(style, samples, group)
-            answers = classify(classifier, outputs)
-            known = [(label, answer) for label, answer in zip(genders, answers) if label]
-            row = {"photos": len(samples), "no face found": missed, "KID×100 vs val Bitmoji": round(kid(features(outputs), references).mean, 2),
-                   "gender kept": round(float(np.mean([a == b for a, b in known])), 3) if known else None}
+            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group)
+            row = bitmoji_figures(outputs, genders, len(samples), missed)
             if group:
                 row["routed"] = {branch: routed.count(branch) for branch in sorted(set(routed))}
             table[name] = row

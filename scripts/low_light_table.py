@@ -1,33 +1,28 @@
 """[in-the-wild] Cartoons of dim photos next to the same photos in normal light, through the whole pipeline.
 
-    python scripts/low_light_table.py [--style bitmoji] [--limit 120] [--keep-light] [--json out.json]
+    python scripts/low_light_table.py [--style bitmoji] [--run runs/bitmoji-casual] [--limit 120] [--keep-light] [--json out.json]
 
 Each validation photo (CelebA, the training framing; UTKFace 18-35 chips) is cartoonized as it is, and darkened the
 way a dim room darkens it: ×0.35 with sensor noise (σ 4 grey levels after the darkening), and ×0.35 alone. The
 aligned cartoon of the largest face is measured: KID×100 against the validation Bitmoji at 128 px and gender kept
 by our Bitmoji gender classifier. ``--keep-light`` measures the pipeline without its low-light correction
-(``Style.brighten_dim_photos = False``; ops/exposure.py), the "before" column.
+(``Style.brighten_dim_photos = False``; ops/exposure.py), the "before" column; ``--run`` a training run's last
+checkpoint (exported with the style's settings) instead of the shipped weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from toonbridge.api import load
 from toonbridge.data import load_split
-from toonbridge.errors import ToonbridgeError
-from toonbridge.eval.attributes import classify
-from toonbridge.eval.distribution import kid
-from toonbridge.eval.inception import cached_path_features, features
-from toonbridge.imageio import load_image, resize_image, write_atomic
-from toonbridge.models import load_network
-from toonbridge.style_files import find_style
+from toonbridge.eval.photo_sets import bitmoji_figures, largest_face_cartoons, style_to_measure
+from toonbridge.imageio import write_atomic
 
-SIZE = 128
 DIM = 0.35
 NOISE = 4.0
 
@@ -44,35 +39,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="bitmoji")
     parser.add_argument("--limit", type=int, default=120)
+    parser.add_argument("--run", type=Path, help="measure this run's last checkpoint instead of the shipped weights")
     parser.add_argument("--keep-light", action="store_true", help="without the low-light correction")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    style = load(args.style, backend="torch")
-    style.brighten_dim_photos = not args.keep_light
-    classifier = load_network(find_style("bitmoji").folder.parent / "classifiers" / "gender_cartoon.safetensors")
-    references = cached_path_features([s.path for s in load_split("celeba2bitmoji/cartoon", "val").samples], resize_to=SIZE)
     sets = {"CelebA": load_split("celeba2bitmoji/photo", "val").samples[:args.limit],
             "UTKFace 18-35": load_split("utkface/faces", "val").where("group=young").samples[:args.limit]}
     table = {}
-    for set_name, samples in sets.items():
-        for light, noise in LIGHTS.items():
-            outputs, labels, missed = [], [], 0
-            for index, sample in enumerate(samples):
-                photo = load_image(sample.path)
-                try:
-                    result = style.translate(photo if noise is None else dimmed(photo, index, noise), "cartoonize", largest_face=True)
-                except ToonbridgeError:
-                    missed += 1
-                    continue
-                outputs.append(resize_image(result.faces[0].output, SIZE))
-                labels.append(sample.labels.get("gender"))
-            kept = [answer == label for answer, label in zip(classify(classifier, outputs), labels) if label]
-            row = {"photos": len(samples), "no face found": missed, "KID×100 vs val Bitmoji": round(kid(features(outputs), references).mean, 2),
-                   "gender kept": round(float(np.mean(kept)), 3)}
-            table[f"{set_name}, {light}"] = row
-            print(f"{set_name}, {light}", json.dumps(row, ensure_ascii=False), flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        style = style_to_measure(args.style, args.run, scratch)
+        style.brighten_dim_photos = not args.keep_light
+        for set_name, samples in sets.items():
+            for light, noise in LIGHTS.items():
+                change = None if noise is None else (lambda photo, index, noise=noise: dimmed(photo, index, noise))
+                outputs, genders, _, missed = largest_face_cartoons(style, samples, change=change)
+                table[f"{set_name}, {light}"] = row = bitmoji_figures(outputs, genders, len(samples), missed)
+                print(f"{set_name}, {light}", json.dumps(row, ensure_ascii=False), flush=True)
     if args.json:
-        result = {"style": args.style, "brighten_dim_photos": style.brighten_dim_photos, "table": table}
+        result = {"style": args.style, "run": str(args.run) if args.run else None, "brighten_dim_photos": style.brighten_dim_photos, "table": table}
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1, ensure_ascii=False).encode()))
 
 
