@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from toonbridge.models.tflite import TfliteGraph, TfliteNetwork, cached_tflite, float_tflite, quiet_litert, resized_tflite
+from toonbridge.errors import ToonbridgeError
+from toonbridge.models.tflite import (TfliteGraph, TfliteNetwork, cached_tflite, float_tflite, quantize_tflite, quiet_litert,
+                                      resized_tflite)
 from toonbridge.models.whitebox import WhiteboxGenerator
 
 
@@ -49,6 +51,11 @@ def test_layers_it_cannot_write_are_refused():
     for layer in (nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.ReLU()):
         with pytest.raises(ValueError, match="cannot write"):
             graph.layers(image, [layer])
+
+
+def test_a_model_the_calibrator_cannot_read_is_a_one_line_error():
+    with pytest.raises(ToonbridgeError, match="could not quantise"):
+        quantize_tflite(b"not a TFLite model" * 4, [np.zeros((1, 8, 8, 3), np.float32)])
 
 
 def test_the_int8_model_is_made_once_and_stays_close_at_any_size(generator, tmp_path):

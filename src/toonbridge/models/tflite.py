@@ -189,15 +189,18 @@ def quantize_tflite(model: bytes, calibration: list[np.ndarray]) -> bytes:
     weights, int32 biases; the input and output stay float32 (the model quantises and dequantises them)."""
     from ai_edge_litert import _pywrap_tensorflow_lite_calibration_wrapper as calibration_wrapper
 
-    with quiet_litert():
-        calibrator = calibration_wrapper.CalibrationWrapper(model, [], [])
-        for image in calibration:
-            calibrator.Prepare([list(image.shape)])
-            calibrator.FeedTensor([np.ascontiguousarray(image, np.float32)])
-        float32, int8, int32 = (np.dtype(kind).num for kind in (np.float32, np.int8, np.int32))
-        # (input type, output type, allow float ops, activation type, bias type, no per-channel, no per-channel
-        # for dense layers): the arguments the TensorFlow converter passes for full-integer quantisation.
-        return bytes(calibrator.QuantizeModel(float32, float32, False, int8, int32, False, False))
+    try:
+        with quiet_litert():
+            calibrator = calibration_wrapper.CalibrationWrapper(model, [], [])
+            for image in calibration:
+                calibrator.Prepare([list(image.shape)])
+                calibrator.FeedTensor([np.ascontiguousarray(image, np.float32)])
+            float32, int8, int32 = (np.dtype(kind).num for kind in (np.float32, np.int8, np.int32))
+            # (input type, output type, allow float ops, activation type, bias type, no per-channel, no per-channel
+            # for dense layers): the arguments the TensorFlow converter passes for full-integer quantisation.
+            return bytes(calibrator.QuantizeModel(float32, float32, False, int8, int32, False, False))
+    except (RuntimeError, ValueError) as error:  # what the calibrator raises for a graph it cannot read or run
+        raise ToonbridgeError(f"LiteRT could not quantise the model to int8: {error}") from None
 
 
 def cached_tflite(network: nn.Module, weights: str | Path, cache_dir: Path, calibration: Callable[[], list[torch.Tensor]],
