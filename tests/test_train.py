@@ -164,6 +164,7 @@ def test_init_from_exported_networks_loads_them_and_starts_the_others_fresh(tiny
     with pytest.raises(Exception, match="folder of exported networks"):
         train(config_from_dict(tiny_config("none", steps=1, init_from=str(tmp_path / "empty"))), progress=False, log=_quiet)
 
+
 def test_critics_first_steps_train_only_the_discriminators_then_everything(tiny_config, tmp_path):
     source = train(config_from_dict(tiny_config("source", steps=3)), progress=False, log=_quiet)
     export_run(source.checkpoint, tmp_path / "style")
@@ -177,7 +178,6 @@ def test_critics_first_steps_train_only_the_discriminators_then_everything(tiny_
                   resume=True, progress=False, log=_quiet)
     after = load_file(str(moved.checkpoint / "weights.safetensors"))
     assert not all(torch.equal(before[k], after[k]) for k in generators)
-
 
 
 def test_init_from_a_different_architecture_names_the_network(tiny_config):

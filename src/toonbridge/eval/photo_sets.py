@@ -73,4 +73,3 @@ def bitmoji_figures(outputs: list[np.ndarray], genders: list[str | None], photos
     known = [(label, answer) for label, answer in zip(genders, classify(classifier, outputs)) if label]
     return {"photos": photos, "no face found": missed, "KID×100 vs val Bitmoji": round(kid(features(outputs), references).mean, 2),
             "gender kept": round(float(np.mean([a == b for a, b in known])), 3) if known else None}
-

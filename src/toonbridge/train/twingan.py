@@ -89,6 +89,8 @@ class TwinGANOptim:
 
 @register_method("twingan")
 class TwinGANTraining(TrainingMethod):
+    critics = ("discriminators", "hair_judge")
+
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
         self.data_config = section(MultiDomainData, config.data, "data")
@@ -120,8 +122,6 @@ class TwinGANTraining(TrainingMethod):
         template = get_template(m.template)
         points = torch.tensor(template.points5, dtype=torch.float32) * self.data_config.size / max(template.size)
         self.points = points[None].to(device)
-
-    critics = ("discriminators", "hair_judge")
 
     def dataset(self):
         return self.data_config.dataset(self.config.seed)
