@@ -96,7 +96,7 @@ def twingan_config(tmp_path):
                 "checkpoint_every": 2, "log_every": 1, "sample_every": 2,
                 "data": {"size": SIZE, "domains": {name: {"domain": folder} for name, folder in folders.items()}},
                 "model": {"channels": 4, "n_blocks": 1, "skips": [8, 16], "ndf": 8, "disc_layers": 2},
-                "loss": {"cycle": 1.0, "hair": 1.0, "hair_judge": 1.0, "penalty_every": 2},
+                "loss": {"cycle": 1.0, "hair": 1.0, "hair_judge": 1.0, "hair_keeps_face": 1.0, "penalty_every": 2},
                 "optim": {"decay_start": 1.0}, **changes}  # a constant rate: a shorter first leg has the same schedule
 
     return make
@@ -163,6 +163,31 @@ def test_the_hair_judge_never_sees_the_band_its_label_comes_from():
     torch.testing.assert_close(without_band(painted), without_band(plain))
     painted[..., y0 - 2:y0, x0:x1] = blond  # hair just above the band it does see
     assert not torch.allclose(without_band(painted), without_band(plain))
+
+
+def test_a_hair_request_is_kept_off_the_face_and_only_the_face(twingan_config):
+    from toonbridge.faces.hair import face_box
+    from toonbridge.train.method import build_method
+
+    method = build_method(config_from_dict(twingan_config("face")), torch.device("cpu"))
+    images = torch.rand(3, 3, SIZE, SIZE) * 2 - 1
+    source, target = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0])
+    own, asked = torch.tensor([0, 1, 2]), torch.tensor([True, True, False])
+    with torch.no_grad():  # hair offsets start at zero, where a request changes nothing: as if trained a little
+        for parameter in method.network.conditional_parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.5)
+    code, features = method.network.encode(images, source)
+    # Asked for its own colour, a translation is what the reference decodes: nothing to pay.
+    same = method.network.decode(code, features, target, own)
+    assert float(method._face_change(code, features, target, own, same, asked)) < 1e-6
+    requested = method.network.decode(code, features, target, torch.tensor([4, 3, 2])).detach().requires_grad_(True)
+    change = method._face_change(code, features, target, own, requested, asked)
+    change.backward()
+    x0, y0, x1, y1 = face_box(SIZE)
+    inside = torch.zeros(SIZE, SIZE, dtype=torch.bool)
+    inside[y0:y1, x0:x1] = True
+    assert float(change) > 0 and bool(requested.grad[:2, :, inside].abs().sum() > 0)
+    assert float(requested.grad[..., ~inside].abs().sum()) == 0 and float(requested.grad[2].abs().sum()) == 0  # hair, and unasked images: free
 
 
 def test_two_domains_at_least_are_required(twingan_config):

@@ -33,6 +33,7 @@ HAIR_TARGETS = {
 }
 
 _BAND = (44, 10, 84, 26)  # x0, y0, x1, y1 at 128 px on the bitmoji template
+_FACE = (38, 44, 90, 112)  # brows to chin, temple to temple: no hair but a beard or a fringe's tips
 
 
 def hair_band(size: int) -> tuple[int, int, int, int]:
@@ -82,6 +83,11 @@ def hair_target_rgb(indices: torch.Tensor) -> torch.Tensor:
     """The request targets of HAIR_COLOURS indices, N×3 in [-1, 1]."""
     table = torch.tensor([HAIR_TARGETS[name] for name in HAIR_COLOURS], dtype=torch.float32) / 127.5 - 1
     return table.to(indices.device)[indices]
+
+
+def face_box(size: int) -> tuple[int, int, int, int]:
+    """The face's box at ``size`` px (brows to chin, between the temples): what a hair request should leave alone."""
+    return tuple(round(v * size / 128) for v in _FACE)
 
 
 def without_band(images: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,9 @@ source's colour or, with ``loss.hair_request_probability``, is asked for a rando
 - ``loss.hair_judge`` (as StarGAN's auxiliary classifier): a small CNN, shared by all domains, learns each real
   image's colour label from the image with the hair band greyed out, so it reads the hair around the band; the
   generator is scored by it on translations (the requested or kept colour). Painting the band alone cannot meet it.
+- ``loss.hair_keeps_face``: L1, inside the face's box (:func:`toonbridge.faces.hair.face_box`), between a requested
+  translation and the same translation with the source's own colour (no gradient through that one): a judge that
+  sees the face as well as the hair was met by tinting the whole face red or blue (docs/models.md).
 - ``loss.hair``: L1 of the band's mean colour to the colour's target. Gameable (it painted a patch on the
   forehead, docs/models.md); kept for the record.
 
@@ -34,7 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from toonbridge.faces import get_template
-from toonbridge.faces.hair import HAIR_COLOURS, hair_colour_indices, hair_rgb, hair_target_rgb, without_band
+from toonbridge.faces.hair import HAIR_COLOURS, face_box, hair_colour_indices, hair_rgb, hair_target_rgb, without_band
 from toonbridge.losses import face_identity_loss, l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from toonbridge.models import build
 from toonbridge.train.config import MultiDomainData, TrainConfig, section
@@ -71,6 +74,7 @@ class TwinGANLoss:
     face_identity: float = 0.0
     hair: float = 0.0
     hair_judge: float = 0.0
+    hair_keeps_face: float = 0.0
     hair_request_probability: float = 0.5
 
 
@@ -192,6 +196,8 @@ class TwinGANTraining(TrainingMethod):
                 terms["hair"] = loss.hair * l1_loss(hair_rgb(translation[asked]), hair_target_rgb(hair_asked[asked]))
             if loss.hair_judge and bool((hair_asked >= 0).any()):
                 terms["hair_judge"] = loss.hair_judge * self._hair_judge_loss(translation, hair_asked)
+            if loss.hair_keeps_face and bool(asked.any()):
+                terms["hair_keeps_face"] = loss.hair_keeps_face * self._face_change(code, features, target, hair_own, translation, asked)
         self.optimizers["network"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["network"].step()
@@ -219,6 +225,13 @@ class TwinGANTraining(TrainingMethod):
             if name in self.optimizers:
                 self.optimizers[name].step()
         return terms
+
+    def _face_change(self, code, features, target, hair_own, translation, asked) -> torch.Tensor:
+        """L1 inside the face's box between the requested translations and the same ones with their own colour."""
+        with torch.no_grad():
+            unasked = self.network.decode(code[asked], [f[asked] for f in features], target[asked], hair_own[asked]).float()
+        x0, y0, x1, y1 = face_box(translation.shape[-1])
+        return l1_loss(translation[asked][..., y0:y1, x0:x1], unasked[..., y0:y1, x0:x1])
 
     def _hair_judge_loss(self, images: torch.Tensor, labels: torch.Tensor, train_judge: bool = False) -> torch.Tensor:
         """Cross-entropy of the hair judge on the labelled images (label -1: none), the band greyed out. Real images
