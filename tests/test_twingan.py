@@ -179,14 +179,14 @@ def test_a_hair_request_is_kept_off_the_face_and_only_the_face(twingan_config):
     code, features = method.network.encode(images, source)
     # Asked for its own colour, a translation is what the reference decodes: nothing to pay.
     same = method.network.decode(code, features, target, own)
-    assert float(method._face_change(code, features, target, own, same, asked)) < 1e-6
+    assert float(method._face_change(code, features, target, own, same, asked).detach()) < 1e-6
     requested = method.network.decode(code, features, target, torch.tensor([4, 3, 2])).detach().requires_grad_(True)
     change = method._face_change(code, features, target, own, requested, asked)
     change.backward()
     x0, y0, x1, y1 = face_box(SIZE)
     inside = torch.zeros(SIZE, SIZE, dtype=torch.bool)
     inside[y0:y1, x0:x1] = True
-    assert float(change) > 0 and bool(requested.grad[:2, :, inside].abs().sum() > 0)
+    assert float(change.detach()) > 0 and bool(requested.grad[:2, :, inside].abs().sum() > 0)
     assert float(requested.grad[..., ~inside].abs().sum()) == 0 and float(requested.grad[2].abs().sum()) == 0  # hair, and unasked images: free
 
 
