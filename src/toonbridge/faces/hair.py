@@ -36,9 +36,13 @@ _BAND = (44, 10, 84, 26)  # x0, y0, x1, y1 at 128 px on the bitmoji template
 _FACE = (38, 44, 90, 112)  # brows to chin, temple to temple: no hair but a beard or a fringe's tips
 
 
+def _at_size(box: tuple[int, int, int, int], size: int) -> tuple[int, int, int, int]:
+    return tuple(round(v * size / 128) for v in box)
+
+
 def hair_band(size: int) -> tuple[int, int, int, int]:
     """The band's box at ``size`` px."""
-    return tuple(round(v * size / 128) for v in _BAND)
+    return _at_size(_BAND, size)
 
 
 def hair_colour_name(rgb) -> str | None:
@@ -87,7 +91,7 @@ def hair_target_rgb(indices: torch.Tensor) -> torch.Tensor:
 
 def face_box(size: int) -> tuple[int, int, int, int]:
     """The face's box at ``size`` px (brows to chin, between the temples): what a hair request should leave alone."""
-    return tuple(round(v * size / 128) for v in _FACE)
+    return _at_size(_FACE, size)
 
 
 def without_band(images: torch.Tensor) -> torch.Tensor:
