@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TOONBRIDGE_DATA", REPO.parent / "shared" / "data"))
@@ -60,3 +61,13 @@ def sample_face(sample_rgb):
     faces = detect(sample_rgb)
     assert len(faces) == 1
     return faces[0]
+
+
+@pytest.fixture(scope="session")
+def aligned_sample(sample_rgb, sample_face):
+    """The sample's face aligned to the bitmoji template: a 1×3×128×128 crop in [-1, 1] and its 1×5×2 points."""
+    from toonbridge.data import image_to_tensor
+    from toonbridge.faces import align_face, get_template
+
+    aligned = align_face(sample_rgb, sample_face, get_template("bitmoji"))
+    return image_to_tensor(aligned.image)[None], torch.tensor(aligned.landmarks5, dtype=torch.float32)[None]

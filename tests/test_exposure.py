@@ -7,7 +7,7 @@ import numpy as np
 import toonbridge
 from conftest import SAMPLE
 from toonbridge.imageio import load_image
-from toonbridge.ops.exposure import brighten, denoise, exposure_gain, noise_sigma
+from toonbridge.ops.exposure import SteadyExposure, brighten, denoise, exposure_gain, noise_sigma
 
 
 def _dim(image: np.ndarray, noise: float = 0.0) -> np.ndarray:
@@ -48,3 +48,20 @@ def test_a_dim_photos_face_is_cut_out_brightened_and_pasted_into_the_dim_photo()
     style.brighten_dim_photos = False
     kept = style.translate(dim_photo, "cartoonize").faces[0]
     assert normal.aligned.mean() - kept.aligned.mean() > 60
+
+
+def test_a_videos_gain_is_steady_where_each_frames_own_gain_jumps():
+    """Highlights that hover about the dim threshold: each frame's own gain jumps between 1 and ~1.5; the steady
+    gain moves by a few per cent a frame, starts at the first frame's own gain, and follows a lasting change."""
+    frame = lambda white: np.full((64, 64, 3), white, np.uint8)  # noqa: E731
+    hovering = [frame(150 if i % 2 else 170) for i in range(50)]
+    own = [exposure_gain(f) for f in hovering]
+    assert own[0] == 1.0 and own[1] > 1.4
+    steady = SteadyExposure(fps=25)
+    gains = [steady(f) for f in hovering]
+    assert gains[0] == 1.0 and max(abs(a / b - 1) for a, b in zip(gains[1:], gains)) < 0.03
+    assert 1.1 < gains[-1] < 1.35  # between the two, on a log scale
+    dark = SteadyExposure(fps=25)
+    assert dark(frame(60)) == exposure_gain(frame(60)) > 3  # a dim video is brightened from its first frame
+    gains = [dark(frame(200)) for _ in range(150)]  # the lights go on
+    assert gains[75] < 1.1 and gains[-1] == 1.0  # nearly back at 1 in three seconds, exactly 1 in six

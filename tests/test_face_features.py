@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from toonbridge.data import image_to_tensor
-from toonbridge.faces import align_face, detect, get_template
+from toonbridge.faces import detect
 from toonbridge.faces._dlib_models import model_path
 from toonbridge.faces.dlib_format import DlibFormatError, read_dlib_face_resnet
 from toonbridge.faces.features import (DAT_FILE, chips_from_aligned, convert_dlib_face_resnet, face_chip, face_descriptor,
                                        face_network, _dlib_shape)
 from toonbridge.imageio import load_image
 from toonbridge.losses import face_identity_loss, face_perceptual_loss
+from toonbridge.losses.face_features import (DESCRIPTOR_STAGES, descriptor_distance, descriptor_from_features,
+                                             face_perceptual_features, perceptual_distance)
 
 
 def _dlib_available() -> bool:
@@ -100,12 +101,6 @@ def test_the_network_is_frozen_and_runs_under_bf16(sample_rgb, sample_face):
     assert torch.nn.functional.cosine_similarity(full, half, dim=0) > 0.995
 
 
-@pytest.fixture(scope="module")
-def aligned_sample(sample_rgb, sample_face):
-    aligned = align_face(sample_rgb, sample_face, get_template("bitmoji"))
-    return image_to_tensor(aligned.image)[None], torch.tensor(aligned.landmarks5, dtype=torch.float32)[None]
-
-
 def test_chips_cut_inside_the_graph_agree_with_dlibs_chip(sample_rgb, sample_face, aligned_sample):
     crop, points = aligned_sample
     crop = crop.clone().requires_grad_(True)
@@ -132,6 +127,17 @@ def test_identity_and_perceptual_losses(aligned_sample):
     output = noisy.clone().requires_grad_(True)
     (face_identity_loss(crop, output, points) + face_perceptual_loss(output, crop, points)).backward()
     assert output.grad.abs().sum() > 0
+
+
+def test_one_pass_of_the_network_gives_the_perceptual_features_and_the_descriptor(aligned_sample):
+    crop, points = aligned_sample
+    noisy = (crop + 0.3 * torch.randn(crop.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    every_stage = [face_perceptual_features(image, points, DESCRIPTOR_STAGES) for image in (crop, noisy)]
+    torch.testing.assert_close(descriptor_distance(*(descriptor_from_features(f) for f in every_stage)),
+                               face_identity_loss(crop, noisy, points), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(perceptual_distance(*every_stage), perceptual_distance(*(f[:3] for f in every_stage)))
+    with pytest.raises(ValueError, match="all 5 stages"):
+        descriptor_from_features(every_stage[0][:3])
 
 
 @pytest.mark.shared_data

@@ -13,6 +13,7 @@ import pytest
 import toonbridge
 from conftest import REPO
 from toonbridge.errors import InvalidImage
+from toonbridge.faces import detect
 from toonbridge.video import OneEuroFilter, cartoonize_video
 
 
@@ -75,6 +76,36 @@ def test_a_tracked_face_keeps_one_padding_portrait(tmp_path, sample_rgb, sample_
         del judge.predict
     assert report.faces == 6
     assert judged == [1], judged
+
+
+def test_a_dim_videos_faces_are_cut_out_brightened_like_a_dim_photos(tmp_path, sample_rgb, style):
+    """The crops the style translates are at a normal exposure; the frame around the pasted face stays dim."""
+    small = np.ascontiguousarray(sample_rgb[::2, ::2])
+    clip = tmp_path / "dim.mp4"
+    write_still_clip(clip, np.clip(small * 0.35, 0, 255).astype(np.uint8), frames=4, noise=3.0)
+    crops = []
+    original = style.translate_aligned
+    style.translate_aligned = lambda images, *args, **kwargs: crops.append(images[0].mean()) or original(images, *args, **kwargs)
+
+    def mean_crop(name: str) -> float:
+        crops.clear()
+        report = cartoonize_video(style, clip, tmp_path / name)
+        assert report.faces == 4
+        return float(np.mean(crops))
+
+    try:
+        brightened = mean_crop("bright.mp4")
+        style.brighten_dim_photos = False
+        kept_dim = mean_crop("dim-out.mp4")
+    finally:
+        style.brighten_dim_photos = True
+        del style.translate_aligned
+    normal = style.align_faces(small, [face.landmarks5 for face in detect(small)])[0].image.mean()
+    assert abs(brightened - normal) < 20 and normal - kept_dim > 60, (brightened, kept_dim, normal)
+    capture = cv2.VideoCapture(str(tmp_path / "bright.mp4"))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame[-40:, -40:].mean() < 0.5 * small[-40:, -40:].mean()  # far from the face: still dim
 
 
 def test_one_euro_filter_follows_a_real_move():

@@ -128,6 +128,22 @@ def test_whitebox_pretrains_then_styles_from_it_and_resumes_exactly(whitebox_con
     assert path_a.name == "to_cartoon.safetensors"
 
 
+def test_the_identity_term_is_zero_for_the_photo_and_pulls_a_changed_face_back(whitebox_config, aligned_sample):
+    from toonbridge.train.method import build_method
+
+    method = build_method(config_from_dict(whitebox_config("identity", face_identity=1.0)), torch.device("cpu"))
+    crop, points = aligned_sample
+    same = method._face_network_terms(crop, crop, points)
+    assert set(same) == {"content", "structure", "face_identity"}
+    assert float(same["face_identity"]) < 1e-5 and float(same["content"]) < 1e-5
+    changed = crop.flip(2).requires_grad_(True)  # upside down: another face to the network
+    terms = method._face_network_terms(crop, changed, points)
+    terms["face_identity"].backward()
+    assert float(terms["face_identity"].detach()) > 0.05 and float(changed.grad.abs().sum()) > 0
+    without = build_method(config_from_dict(whitebox_config("no-identity")), torch.device("cpu"))
+    assert "face_identity" not in without._face_network_terms(crop, changed.detach(), points)
+
+
 def test_a_config_with_every_weight_zero_is_refused(whitebox_config):
     from toonbridge.train.config import ConfigError
 

@@ -420,19 +420,20 @@ class Style:
             widest = max(face.width for face in found)
             raise FaceTooSmall(f"{_faces(len(found))} found, all under {min_face:g} px wide (the widest is {widest:.0f} px); "
                                "a smaller minimum face size translates them anyway")
-        faces = self.align_faces(image, kept)
-        if gain != 1.0:
-            faces = [dataclasses.replace(face, image=denoise(face.image)) for face in faces]
-        return faces, skipped
+        return self.align_faces(image, kept, brightened=gain != 1.0), skipped
 
-    def align_faces(self, photo: np.ndarray, faces: list, genders: list[str | None] | None = None) -> list[AlignedFace]:
+    def align_faces(self, photo: np.ndarray, faces: list, genders: list[str | None] | None = None, *,
+                    brightened: bool = False) -> list[AlignedFace]:
         """Each face (a detection or its 5 points) aligned to the style's template, padded past the photo's edge as
         the style says (``StyleInfo.padding``). ``genders`` fixes the portrait per face where already chosen (a
-        video keeps one per track, so the padding cannot flicker); the others are judged on their crop."""
+        video keeps one per track, so the padding cannot flicker); the others are judged on their crop. The crops
+        of a ``brightened`` photo are denoised: its gain multiplied the sensor's noise (ops/exposure.py)."""
         if self.info.padding != "portrait":
-            return [align_face(photo, face, self.template, padding=self.info.padding) for face in faces]
-        aligned = [align_face(photo, face, self.template, padding="white") for face in faces]
-        return self._fill_with_portraits(aligned, photo.shape, genders or [None] * len(faces))
+            aligned = [align_face(photo, face, self.template, padding=self.info.padding) for face in faces]
+        else:
+            aligned = [align_face(photo, face, self.template, padding="white") for face in faces]
+            aligned = self._fill_with_portraits(aligned, photo.shape, genders or [None] * len(faces))
+        return [dataclasses.replace(face, image=denoise(face.image)) for face in aligned] if brightened else aligned
 
     def _fill_with_portraits(self, faces: list[AlignedFace], photo_shape: tuple[int, ...],
                              genders: list[str | None]) -> list[AlignedFace]:

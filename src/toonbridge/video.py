@@ -2,7 +2,9 @@
 
 Per frame the faces are detected, matched to the previous frames' faces (nearest centre), and each face's 5 points
 go through a One-Euro filter (Casiez et al. 2012): heavy smoothing while the face is still, little lag when it
-moves. The smoothed points give the alignment, so the translated face sits still on a still head. Frames are
+moves. The smoothed points give the alignment, so the translated face sits still on a still head. A dim video is
+brightened before its faces are found and cut out, as a dim photo is, by a gain smoothed over time
+(:class:`toonbridge.ops.exposure.SteadyExposure`); the cartoons are pasted onto the frames as they were. Frames are
 decoded and written with OpenCV (``mp4v`` for .mp4). When ``ffmpeg`` is on the PATH, an .mp4/.m4v/.mov/.mkv
 result is then re-encoded as H.264 (what browsers play; OpenCV's MPEG-4 Part 2 they do not) with the input's audio
 track kept; without ffmpeg the video stays ``mp4v`` and has no audio. The output is written to a temporary file
@@ -23,6 +25,7 @@ import numpy as np
 
 from toonbridge.errors import InvalidImage, ToonbridgeError
 from toonbridge.faces import detect, paste_back
+from toonbridge.ops.exposure import STEADY_SECONDS, SteadyExposure, brighten
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
 FOURCC = {".avi": "MJPG", ".webm": "VP80"}  # everything else: mp4v
@@ -149,9 +152,10 @@ class FaceTracker:
 
 
 def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing: bool = True, group: str | None = None,
-                     on_frame: Callable[[int, int], None] | None = None) -> VideoReport:
+                     on_frame: Callable[[int, int], None] | None = None, steady_light: bool = True) -> VideoReport:
     """Write ``target``: ``source`` with every face cartoonized by ``style`` (a :class:`toonbridge.api.Style`).
-    With a group style, each tracked face keeps the branch it was routed to (or ``group``) on its first frame."""
+    With a group style, each tracked face keeps the branch it was routed to (or ``group``) on its first frame.
+    ``steady_light=False`` brightens each dim frame by its own gain instead of the smoothed one (it flickers)."""
     import time
 
     source, target = Path(source), Path(target)
@@ -171,6 +175,7 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
     if not writer.isOpened():
         raise ToonbridgeError(f"cannot write video {target} (unsupported container {target.suffix!r}?)")
     tracker = FaceTracker(fps, smoothing)
+    exposure = SteadyExposure(fps, STEADY_SECONDS if steady_light else 0)
     frames = faces = 0
     started = time.perf_counter()
     complete = False
@@ -180,8 +185,10 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
             if not ok:
                 break
             rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-            points = tracker.update(frames, [face.landmarks5 for face in detect(rgb)])
-            aligned = style.align_faces(rgb, points, [track.portrait_gender for track in tracker.current])
+            gain = exposure(rgb) if style.brighten_dim_photos else 1.0
+            seen = brighten(rgb, gain)
+            points = tracker.update(frames, [face.landmarks5 for face in detect(seen)])
+            aligned = style.align_faces(seen, points, [track.portrait_gender for track in tracker.current], brightened=gain != 1.0)
             for face, track in zip(aligned, tracker.current):
                 track.portrait_gender = track.portrait_gender or face.portrait_gender
             if aligned:

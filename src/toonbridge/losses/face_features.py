@@ -19,10 +19,12 @@ import torch
 from torch.nn import functional as F
 
 from toonbridge.faces.features import CHIP_SIZE, chips_from_aligned, face_network
+from toonbridge.models.face_resnet import STAGES
 
 # Equal weights on the stages at 35, 17 and 8 px (LPIPS learns its weights; we have no human judgements to learn
 # them from). The deeper stages carry identity, the first colour and texture.
 PERCEPTUAL_STAGE_WEIGHTS = (1.0, 1.0, 1.0)
+DESCRIPTOR_STAGES = len(STAGES)  # the stages a descriptor is read from: all of them
 
 
 def face_chips(images: torch.Tensor, points5: torch.Tensor | None) -> torch.Tensor:
@@ -40,7 +42,20 @@ def face_identity_loss(source: torch.Tensor, output: torch.Tensor, source_points
     with torch.no_grad():
         target = network.embed(face_chips(source, source_points)).float()
     produced = network.embed(face_chips(output, source_points if output_points is None else output_points)).float()
-    return (1 - F.cosine_similarity(produced, target, dim=1)).mean()
+    return descriptor_distance(produced, target)
+
+
+def descriptor_from_features(features: list[torch.Tensor]) -> torch.Tensor:
+    """The descriptor from :func:`face_perceptual_features` taken through every stage: one pass of the network then
+    serves both the perceptual and the identity criteria."""
+    if len(features) != DESCRIPTOR_STAGES:
+        raise ValueError(f"a descriptor needs all {DESCRIPTOR_STAGES} stages, got {len(features)}")
+    return face_network(features[-1].device).fc(features[-1].mean(dim=(2, 3))).float()
+
+
+def descriptor_distance(found: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of 1 − cos between two batches of descriptors (pSp's ID loss)."""
+    return (1 - F.cosine_similarity(found.float(), wanted.float(), dim=1)).mean()
 
 
 def _unit(features: torch.Tensor) -> torch.Tensor:

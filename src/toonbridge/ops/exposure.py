@@ -5,10 +5,13 @@ generators read darkness as skin colour, and the aligned crop mixes the dim face
 (docs/models.md, "Low light"). :func:`exposure_gain` is the one gain, for all pixels and channels, that brings a
 dim photo's highlights to a normal white: a dark-skinned face in normal light (whose photo still has bright
 highlights) is left as it is, and relative tones are kept. The gain multiplies sensor noise too, so the face crops
-of a brightened photo are then denoised (:func:`denoise`) by as much noise as they show.
+of a brightened photo are then denoised (:func:`denoise`) by as much noise as they show. In a video the gain is
+smoothed over time (:class:`SteadyExposure`), so that the faces do not flicker between two exposures.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -17,6 +20,8 @@ DIM_WHITE = 160  # a photo whose 99th-percentile luminance is under this is dim 
 TARGET_WHITE = 230
 MAX_GAIN = 4.0  # past this, a photo is mostly noise
 NOISE_FLOOR = 2.0  # grey levels of noise below which denoising only blurs
+STEADY_SECONDS = 1.0  # a video's gain follows a change of light over about this long
+UNITY_BAND = 1.005  # a smoothed gain this close to 1 is 1 (under 1.3 grey levels), and no denoising to pay for
 
 
 def exposure_gain(image: np.ndarray) -> float:
@@ -25,6 +30,27 @@ def exposure_gain(image: np.ndarray) -> float:
     luminance = image[::step, ::step].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     white = float(np.percentile(luminance, 99))
     return 1.0 if white >= DIM_WHITE else min(TARGET_WHITE / max(white, 1.0), MAX_GAIN)
+
+
+class SteadyExposure:
+    """A video's gain, one per frame, smoothed over time (an exponential moving average of its logarithm).
+
+    Frame by frame, :func:`exposure_gain` jumps: between 1 and ~1.4 when a scene's highlights hover about
+    ``DIM_WHITE``, and whenever a bright object enters or leaves the frame; the faces cut out of the brightened
+    frames, and so their cartoons, would flicker with it. The first frame takes its own gain, so a dim video is
+    brightened from its start.
+    """
+
+    def __init__(self, fps: float, seconds: float = STEADY_SECONDS):
+        # A time constant of ``seconds``; 0 gives each frame its own gain (for comparison: benchmarks/video_jitter.py).
+        self.weight = 1 - math.exp(-1 / (max(fps, 1e-3) * seconds)) if seconds > 0 else 1.0
+        self.log_gain: float | None = None
+
+    def __call__(self, frame: np.ndarray) -> float:
+        wanted = math.log(exposure_gain(frame))
+        self.log_gain = wanted if self.log_gain is None else self.log_gain + self.weight * (wanted - self.log_gain)
+        gain = math.exp(self.log_gain)
+        return 1.0 if gain < UNITY_BAND else gain
 
 
 def noise_sigma(image: np.ndarray) -> float:

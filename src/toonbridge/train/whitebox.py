@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from toonbridge.losses import l1_loss, landmark_consistency_loss, lsgan_discriminator_loss, lsgan_generator_loss
-from toonbridge.losses.face_features import face_perceptual_features, perceptual_distance
+from toonbridge.losses.face_features import (DESCRIPTOR_STAGES, PERCEPTUAL_STAGE_WEIGHTS, descriptor_distance,
+                                             descriptor_from_features, face_perceptual_features, perceptual_distance)
 from toonbridge.losses.smoothness import total_variation_loss
 from toonbridge.models import build, load_network
 from toonbridge.ops.colour_shift import random_colour_shift
@@ -61,6 +62,9 @@ class WhiteboxLoss:
     content: float = 0.5
     tv: float = 0.05
     landmark: float = 10.0  # on points as fractions of the image side
+    # 1 - cos between the face network's descriptors of photo and output (pSp's ID loss). Content holds every pixel's
+    # colour and edges to the photo's; this holds only who the face is, so a style can go further with less content.
+    face_identity: float = 0.0
     surface_radius: int = 5  # the authors' guided filter for the surface representation: r 5, eps 0.2
     surface_eps: float = 0.2
     superpixel_segments: int = 200
@@ -92,7 +96,7 @@ class WhiteboxTraining(UnpairedTranslation):
         m = self.model_config = section(WhiteboxModel, config.model, "model")
         self.loss_config = loss = section(WhiteboxLoss, config.loss, "loss")
         self.optim_config = o = section(WhiteboxOptim, config.optim, "optim")
-        if all(getattr(loss, name) == 0 for name in ("reconstruction", "surface", "texture", "structure", "content", "tv", "landmark")):
+        if all(getattr(loss, name) == 0 for name in ("reconstruction", "surface", "texture", "structure", "content", "tv", "landmark", "face_identity")):
             raise ConfigError("loss: every weight is 0; set reconstruction for the pre-training, or the style terms")
         self.generator_options = {"channels": m.channels, "n_blocks": m.n_blocks}
         self.to_cartoon = build(self.generator_name, **self.generator_options).to(device)
@@ -148,28 +152,39 @@ class WhiteboxTraining(UnpairedTranslation):
                     terms["texture"] = loss.texture * lsgan_generator_loss(self.discriminators["texture"](grey_fake))
             self.discriminators.requires_grad_(True)
         points = self.face_points(batch["a"], photo_side=True)
-        if loss.content or loss.structure:
-            found = face_perceptual_features(fake, points)  # once for both terms: the face network is most of a step
-            with torch.no_grad():
-                if loss.content:
-                    wanted_content = face_perceptual_features(photo, points)
-                if loss.structure:
-                    wanted_structure = face_perceptual_features(superpixel_batch(fake, loss.superpixel_segments), points)
-            if loss.content:
-                # The face chip and the whole frame, averaged: the chip alone leaves hair, background and the image
-                # border free, and the generator painted lines and stripes there (docs/models.md).
-                with torch.no_grad():
-                    wanted_frame = face_perceptual_features(photo, None)
-                frame = perceptual_distance(face_perceptual_features(fake, None), wanted_frame)
-                terms["content"] = loss.content * 0.5 * (perceptual_distance(found, wanted_content) + frame)
-            if loss.structure:
-                terms["structure"] = loss.structure * perceptual_distance(found, wanted_structure)
+        if loss.content or loss.structure or loss.face_identity:
+            terms.update(self._face_network_terms(photo, fake, points))
         if loss.tv:
             terms["tv"] = loss.tv * total_variation_loss(fake)
         if loss.landmark:
             with torch.no_grad():
                 wanted = self.regressor(photo).float()
             terms["landmark"] = loss.landmark * landmark_consistency_loss(self.regressor(fake).float(), wanted)
+        return terms
+
+    def _face_network_terms(self, photo: torch.Tensor, fake: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Content, structure and identity: one pass of the face network over the output's chip serves all three (it
+        is most of a step); the identity term only adds the two smallest stages to it."""
+        loss, terms = self.loss_config, {}
+        stages = DESCRIPTOR_STAGES if loss.face_identity else len(PERCEPTUAL_STAGE_WEIGHTS)
+        found = face_perceptual_features(fake, points, stages)
+        perceptual = found[:len(PERCEPTUAL_STAGE_WEIGHTS)]
+        with torch.no_grad():
+            wanted = face_perceptual_features(photo, points, stages) if loss.content or loss.face_identity else None
+            if loss.structure:
+                wanted_structure = face_perceptual_features(superpixel_batch(fake, loss.superpixel_segments), points)
+        if loss.content:
+            # The face chip and the whole frame, averaged: the chip alone leaves hair, background and the image
+            # border free, and the generator painted lines and stripes there (docs/models.md).
+            with torch.no_grad():
+                wanted_frame = face_perceptual_features(photo, None)
+            frame = perceptual_distance(face_perceptual_features(fake, None), wanted_frame)
+            terms["content"] = loss.content * 0.5 * (perceptual_distance(perceptual, wanted[:len(perceptual)]) + frame)
+        if loss.structure:
+            terms["structure"] = loss.structure * perceptual_distance(perceptual, wanted_structure)
+        if loss.face_identity:
+            terms["face_identity"] = loss.face_identity * descriptor_distance(descriptor_from_features(found),
+                                                                               descriptor_from_features(wanted))
         return terms
 
     def _discriminator_step(self, fake: torch.Tensor, cartoon: torch.Tensor) -> dict[str, torch.Tensor]:
