@@ -101,7 +101,7 @@ class Style:
         if refine_steps and precision == "int8":
             raise ToonbridgeError("refinement optimises in PyTorch (fp32 or bf16), not int8")
         self.refine_steps = refine_steps  # inverting styles (psp): optimisation steps after the encoder
-        self.brighten_dim_photos = True  # cut a dim photo's faces out brightened and denoised (ops/exposure.py)
+        self.brighten_dim_photos = True  # cut a dim photo's (or video's) faces out brightened and denoised (ops/exposure.py)
 
     @property
     def name(self) -> str:

@@ -35,7 +35,7 @@ def exposure_gain(image: np.ndarray) -> float:
 class SteadyExposure:
     """A video's gain, one per frame, smoothed over time (an exponential moving average of its logarithm).
 
-    Frame by frame, :func:`exposure_gain` jumps: between 1 and ~1.4 when a scene's highlights hover about
+    Frame by frame, :func:`exposure_gain` jumps: between 1 and ~1.45 when a scene's highlights hover about
     ``DIM_WHITE``, and whenever a bright object enters or leaves the frame; the faces cut out of the brightened
     frames, and so their cartoons, would flicker with it. The first frame takes its own gain, so a dim video is
     brightened from its start.
