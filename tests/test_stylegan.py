@@ -257,7 +257,9 @@ def test_the_shipped_generator_draws_faces_a_detector_finds():
 
     faces = generate(8, seed=0, truncation=0.7)
     assert faces[0].shape == (128, 128, 3)
-    assert np.array_equal(generate(1, seed=3, truncation=0.7)[0], faces[3])
+    # The same face alone as in a batch, up to rounding: on AVX-512 a batch of 8 and a batch of 1 take different
+    # kernels, and one channel of one pixel in 50,000 came out 1 level apart (2026-12-06).
+    assert np.abs(generate(1, seed=3, truncation=0.7)[0].astype(int) - faces[3]).max() <= 1
     assert np.abs(faces[0].astype(int) - faces[1]).mean() > 10
     average = generate(2, seed=0, truncation=0.0)
     assert np.abs(average[0].astype(int) - average[1]).max() <= 1
