@@ -2,7 +2,7 @@
 
     python benchmarks/video_jitter.py [--frames 100] [--threads 2] [--no-write]
 
-The clip is the bundled sample photo (640 px wide) filmed as a still face by a noisy sensor: the same picture in
+The clip is the bundled sample photo (512 px wide) filmed as a still face by a noisy sensor: the same picture in
 every frame with fresh Gaussian noise (σ = 6 levels), written as mp4v at 25 fps. Jitter is the mean frame-to-frame
 motion of the 5 alignment points, in inter-ocular distances: of the raw detections, and of the points the
 alignment used (One-Euro smoothed, or raw with smoothing off).
