@@ -40,7 +40,7 @@ from toonbridge.data import image_to_tensor, load_split, tensor_to_image
 from toonbridge.data.aligned import aligned_domain
 from toonbridge.eval.attributes import classify
 from toonbridge.eval.distribution import kid
-from toonbridge.eval.identity import SAME_PERSON_DISTANCE, identity_distances
+from toonbridge.eval.identity import SAME_PERSON_DISTANCE, face_embedding, identity_distances
 from toonbridge.eval.inception import cached_path_features, features
 from toonbridge.faces.hair import HAIR_COLOURS, hair_band, hair_colour_name, hair_colour_of
 from toonbridge.imageio import load_image, resize_image, save_image
@@ -181,9 +181,10 @@ def hair_requests(twin: Twin, count: int) -> dict:
     result["mean_around_band"] = round(float(np.mean([v for k, v in result.items() if k.endswith("around_band")])), 3)
     cartoon_gender = load_network(WEIGHTS / "classifiers" / "gender_cartoon.safetensors")
     labels = [s.labels.get("gender") for s in photos]
+    own_embeddings = [face_embedding(face) for face in faces]
     for colour in (None, *HAIR_COLOURS):
         outputs = twin.translate(faces, "photo", "bitmoji", colour)
-        distances = identity_distances(faces, outputs)
+        distances = identity_distances(faces, outputs, own_embeddings)
         result[f"bitmoji/{colour or 'no request'}/identity_kept"] = round(float(np.mean([d is not None and d < SAME_PERSON_DISTANCE for d in distances])), 3)
         result[f"bitmoji/{colour or 'no request'}/gender_kept"] = round(float(np.mean([a == b for a, b in zip(classify(cartoon_gender, outputs), labels)])), 3)
     # Background read as hair: how much a request changes the top corners (background, beside the hair band).

@@ -13,7 +13,7 @@ import pytest
 from conftest import HOSTILE, REPO, SAMPLE
 from toonbridge.data import Domain, Sample
 from toonbridge.data.aligned import aligned_domain
-from toonbridge.eval.identity import identity_distances, summarise_identity
+from toonbridge.eval.identity import face_embedding, identity_distances, summarise_identity
 from toonbridge.faces import get_template
 from toonbridge.imageio import load_image
 
@@ -43,6 +43,8 @@ def test_identity_distances_mark_missing_faces(sample_rgb):
     blank = np.full_like(sample_rgb, 128)
     distances = identity_distances([SAMPLE, SAMPLE], [sample_rgb, blank])
     assert distances[0] < 1e-6 and distances[1] is None
+    known = [face_embedding(SAMPLE), None]  # the originals' embeddings given: the second original "has no face"
+    assert identity_distances([SAMPLE, SAMPLE], [sample_rgb, sample_rgb], known) == [distances[0], None]
     summary = summarise_identity(distances)
     assert summary.found_share == 0.5 and summary.same_person_share == 1.0
 

@@ -96,7 +96,8 @@ def twingan_config(tmp_path):
                 "checkpoint_every": 2, "log_every": 1, "sample_every": 2,
                 "data": {"size": SIZE, "domains": {name: {"domain": folder} for name, folder in folders.items()}},
                 "model": {"channels": 4, "n_blocks": 1, "skips": [8, 16], "ndf": 8, "disc_layers": 2},
-                "loss": {"cycle": 1.0, "hair": 1.0, "hair_judge": 1.0, "hair_keeps_face": 1.0, "penalty_every": 2},
+                "loss": {"cycle": 1.0, "hair": 1.0, "hair_judge": 1.0, "hair_judge_whole": 1.0, "hair_keeps_face": 1.0,
+                         "penalty_every": 2},
                 "optim": {"decay_start": 1.0}, **changes}  # a constant rate: a shorter first leg has the same schedule
 
     return make
@@ -163,6 +164,24 @@ def test_the_hair_judge_never_sees_the_band_its_label_comes_from():
     torch.testing.assert_close(without_band(painted), without_band(plain))
     painted[..., y0 - 2:y0, x0:x1] = blond  # hair just above the band it does see
     assert not torch.allclose(without_band(painted), without_band(plain))
+
+
+def test_the_whole_view_of_the_hair_judge_reaches_the_band_the_masked_view_does_not(twingan_config):
+    from toonbridge.train.method import build_method
+
+    with pytest.raises(ValueError, match="set loss.hair_judge too"):
+        build_method(config_from_dict(twingan_config("alone", loss={"hair_judge_whole": 1.0})), torch.device("cpu"))
+    method = build_method(config_from_dict(twingan_config("views")), torch.device("cpu"))
+    x0, y0, x1, y1 = hair_band(SIZE)
+    band = torch.zeros(SIZE, SIZE, dtype=torch.bool)
+    band[y0:y1, x0:x1] = True
+    labels = torch.tensor([HAIR_COLOURS.index("red"), HAIR_COLOURS.index("blond")])
+    for whole in (False, True):
+        translation = (torch.rand(2, 3, SIZE, SIZE) * 2 - 1).requires_grad_(True)
+        method._hair_judge_loss(translation, labels, whole=whole).backward()
+        on_band = float(translation.grad[..., band].abs().sum())
+        assert float(translation.grad[..., ~band].abs().sum()) > 0
+        assert on_band > 0 if whole else on_band == 0
 
 
 def test_a_hair_request_is_kept_off_the_face_and_only_the_face(twingan_config):

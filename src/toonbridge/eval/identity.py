@@ -42,13 +42,17 @@ class IdentityResult:
         return dict(self.__dict__)
 
 
-def identity_distances(originals: list[ImageInput], results: list[ImageInput]) -> list[float | None]:
-    """Embedding distance between each original and its result (e.g. a round trip); None where a face is missing."""
+def identity_distances(originals: list[ImageInput], results: list[ImageInput],
+                       original_embeddings: list[np.ndarray | None] | None = None) -> list[float | None]:
+    """Embedding distance between each original and its result (e.g. a round trip); None where a face is missing.
+    ``original_embeddings`` (:func:`face_embedding` of each original) spares the work when the originals recur."""
     if len(originals) != len(results) or not originals:
         raise ValueError("give the same (non-zero) number of originals and results")
+    if original_embeddings is None:
+        original_embeddings = [face_embedding(original) for original in originals]
     distances: list[float | None] = []
-    for original, result in zip(originals, results):
-        a, b = face_embedding(original), face_embedding(result)
+    for a, result in zip(original_embeddings, results):
+        b = face_embedding(result)
         distances.append(None if a is None or b is None else float(np.linalg.norm(a - b)))
     return distances
 

@@ -19,6 +19,10 @@ source's colour or, with ``loss.hair_request_probability``, is asked for a rando
 - ``loss.hair_judge`` (as StarGAN's auxiliary classifier): a small CNN, shared by all domains, learns each real
   image's colour label from the image with the hair band greyed out, so it reads the hair around the band; the
   generator is scored by it on translations (the requested or kept colour). Painting the band alone cannot meet it.
+  Nor does it colour the band, which its label (and the measure) is read from: with the hair around the band
+  coloured, the band kept the old colour (docs/models.md). ``loss.hair_judge_whole`` adds the judge's verdict on
+  the whole translation, band included (the judge then learns from whole real images too): the masked view keeps
+  the hair around the band coloured, the whole view the band, so only colouring both meets the two.
 - ``loss.hair_keeps_face``: L1, inside the face's box (:func:`toonbridge.faces.hair.face_box`), between a requested
   translation and the same translation with the source's own colour (no gradient through that one): a judge that
   sees the face as well as the hair was met by tinting the whole face red or blue (docs/models.md).
@@ -74,6 +78,7 @@ class TwinGANLoss:
     face_identity: float = 0.0
     hair: float = 0.0
     hair_judge: float = 0.0
+    hair_judge_whole: float = 0.0
     hair_keeps_face: float = 0.0
     hair_request_probability: float = 0.5
 
@@ -115,6 +120,8 @@ class TwinGANTraining(TrainingMethod):
         betas = (o.beta1, o.beta2)
         self.optimizers = {"network": torch.optim.Adam([{"params": shared}, {"params": norms, "lr": o.lr * o.norm_lr_scale}], lr=o.lr, betas=betas),
                            "discriminators": torch.optim.Adam(self.discriminators.parameters(), lr=o.lr * o.discriminator_lr_scale, betas=betas)}
+        if self.loss_config.hair_judge_whole and not self.loss_config.hair_judge:
+            raise ValueError("loss.hair_judge_whole is a second view of the hair judge: set loss.hair_judge too")
         if self.loss_config.hair_judge:
             if not m.hair_colours:
                 raise ValueError("loss.hair_judge needs model.hair_colours")
@@ -167,7 +174,7 @@ class TwinGANTraining(TrainingMethod):
         hair_own = hair if self.network.hair_colours else None
         terms, fakes = self._generator_step(images, source, target, hair_own, hair_asked, asked)
         terms.update(self._discriminator_step(images, source, hair, fakes, step))
-        self._last = (images, source, hair_own)
+        self._last = (images, source)
         return {name: value.detach() for name, value in terms.items()}
 
     def _generator_step(self, images, source, target, hair_own, hair_asked, asked):
@@ -196,6 +203,8 @@ class TwinGANTraining(TrainingMethod):
                 terms["hair"] = loss.hair * l1_loss(hair_rgb(translation[asked]), hair_target_rgb(hair_asked[asked]))
             if loss.hair_judge and bool((hair_asked >= 0).any()):
                 terms["hair_judge"] = loss.hair_judge * self._hair_judge_loss(translation, hair_asked)
+            if loss.hair_judge_whole and bool((hair_asked >= 0).any()):
+                terms["hair_judge_whole"] = loss.hair_judge_whole * self._hair_judge_loss(translation, hair_asked, whole=True)
             if loss.hair_keeps_face and bool(asked.any()):
                 terms["hair_keeps_face"] = loss.hair_keeps_face * self._face_change(code, features, target, hair_own, translation, asked)
         self.optimizers["network"].zero_grad(set_to_none=True)
@@ -217,6 +226,8 @@ class TwinGANTraining(TrainingMethod):
             terms["r1"] = loss.gradient_penalty * loss.penalty_every * self._r1(images, source)
         if loss.hair_judge and bool((hair >= 0).any()):
             terms["d_hair_judge"] = self._hair_judge_loss(images, hair, train_judge=True)
+            if loss.hair_judge_whole:
+                terms["d_hair_judge_whole"] = self._hair_judge_loss(images, hair, train_judge=True, whole=True)
         for name in ("discriminators", "hair_judge"):
             if name in self.optimizers:
                 self.optimizers[name].zero_grad(set_to_none=True)
@@ -233,13 +244,15 @@ class TwinGANTraining(TrainingMethod):
         x0, y0, x1, y1 = face_box(translation.shape[-1])
         return l1_loss(translation[asked][..., y0:y1, x0:x1], unasked[..., y0:y1, x0:x1])
 
-    def _hair_judge_loss(self, images: torch.Tensor, labels: torch.Tensor, train_judge: bool = False) -> torch.Tensor:
-        """Cross-entropy of the hair judge on the labelled images (label -1: none), the band greyed out. Real images
-        train it (BatchNorm in training mode); translations are scored by it frozen, with its running statistics."""
+    def _hair_judge_loss(self, images: torch.Tensor, labels: torch.Tensor, train_judge: bool = False, whole: bool = False) -> torch.Tensor:
+        """Cross-entropy of the hair judge on the labelled images (label -1: none), the band greyed out unless
+        ``whole``. Real images train it (BatchNorm in training mode); translations are scored by it frozen, with its
+        running statistics."""
         labelled = labels >= 0
         self.hair_judge.train(train_judge).requires_grad_(train_judge)
+        seen = images[labelled] if whole else without_band(images[labelled])
         with self.autocast():
-            logits = self.hair_judge(without_band(images[labelled])).float()
+            logits = self.hair_judge(seen).float()
         return F.cross_entropy(logits, labels[labelled])
 
     def _r1(self, images: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -258,14 +271,16 @@ class TwinGANTraining(TrainingMethod):
 
     @torch.no_grad()
     def samples(self, batch: dict) -> torch.Tensor:
-        """One row per domain (its first image): the input, then its decoding into every domain."""
-        images, source, hair = self._last
+        """One row per domain (its first image): the input, then its decoding into every domain, with the input's
+        own hair colour as inference gives it (no colour at all is a state training never sees)."""
+        images, source = self._last
         rows = []
         with self.autocast():
             for k in range(len(self.domains)):
                 x = images[source == k][:1]
+                own = hair_colour_indices(x) if self.network.hair_colours else None
                 code, features = self.network.encode(x, source[source == k][:1])
-                outputs = [self.network.decode(code, features, torch.tensor([t], device=self.device)).float() for t in range(len(self.domains))]
+                outputs = [self.network.decode(code, features, torch.tensor([t], device=self.device), own).float() for t in range(len(self.domains))]
                 rows.append(torch.cat([x, *outputs], dim=3))
         return torch.cat(rows, dim=2)[0].float().add(1).div(2).clamp(0, 1).cpu()
 
