@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+import shutil
 import signal
 
 import numpy as np
@@ -129,6 +130,50 @@ def test_resume_accepts_a_section_key_spelled_out_at_its_default(tiny_config):
 def test_resume_may_change_the_thread_count(tiny_config):
     train(config_from_dict(tiny_config(steps=3)), progress=False, log=_quiet)
     assert train(config_from_dict(tiny_config(steps=6, threads=2)), resume=True, progress=False, log=_quiet).step == 6
+
+
+def test_a_run_ships_the_moving_average_of_its_weights_resumes_it_exactly_and_keeps_the_live_ones(tiny_config, tmp_path):
+    straight = train(config_from_dict(tiny_config("straight", ema_half_life=50)), progress=False, log=_quiet)
+    first = train(config_from_dict(tiny_config("resumed", ema_half_life=50)), progress=False, log=_quiet)
+    shutil.rmtree(first.checkpoint)  # as if stopped after step 3 (fewer steps would change the learning-rate schedule)
+    resumed = train(config_from_dict(tiny_config("resumed", ema_half_life=50)), resume=True, progress=False, log=_quiet)
+    a, b = (load_file(str(run.checkpoint / "weights.safetensors")) for run in (straight, resumed))
+    assert any(key.startswith("to_cartoon_ema.") for key in a) and a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs after resume"
+    export_run(straight.checkpoint, tmp_path / "avg"), export_run(straight.checkpoint, tmp_path / "live", live=True)
+    average, live = (load_file(str(tmp_path / folder / "to_cartoon.safetensors")) for folder in ("avg", "live"))
+    for key, value in live.items():  # --live is the trained network; the default is its average, a step behind
+        assert torch.equal(value, a[f"to_cartoon.{key}"]), key
+    assert any(not torch.equal(average[key], live[key]) for key in live)
+    assert all(torch.equal(average[key], a[f"to_cartoon_ema.{key}"]) for key in average)
+
+
+def test_the_moving_average_halves_the_distance_each_half_life_and_copies_buffers():
+    from toonbridge.train.method import TrainingMethod
+
+    class OneLayer(TrainingMethod):
+        def __init__(self):
+            self.layer = torch.nn.BatchNorm1d(2)
+            self.networks = {"layer": self.layer}
+
+        def shipped(self):
+            return {"layer": (self.layer, "none", {})}
+
+    method = OneLayer()
+    method.keep_average(4)
+    with torch.no_grad():
+        method.layer.weight.fill_(3.0)  # from 1
+        method.layer.running_mean.fill_(7.0)
+    for _ in range(4):
+        method.update_average(steps_done=1_000)  # late in a run: the full half-life of 4 steps
+    torch.testing.assert_close(method.averages["layer"].weight, torch.full((2,), 2.0))
+    torch.testing.assert_close(method.averages["layer"].running_mean, torch.full((2,), 7.0))
+    method.update_average(steps_done=0)  # the first step: a half-life of one step
+    torch.testing.assert_close(method.averages["layer"].weight, torch.full((2,), 2.5))
+    method.restart_average()
+    torch.testing.assert_close(method.averages["layer"].weight, method.layer.weight)
+    assert method.released()["layer"][0] is method.averages["layer"] and method.released(live=True)["layer"][0] is method.layer
 
 
 def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_config, tmp_path):

@@ -92,7 +92,7 @@ def twingan_config(tmp_path):
     folders = {name: write_synthetic_domain(tmp_path / name, colour, rng, 10) for name, colour in zip(DOMAINS, (90, 170, 220))}
 
     def make(run: str, **changes) -> dict:
-        return {"method": "twingan", "run_dir": str(tmp_path / run), "steps": 4, "threads": 1, "batch_size": 2,
+        return {"method": "twingan", "run_dir": str(tmp_path / run), "steps": 4, "threads": 1, "batch_size": 2, "ema_half_life": 10,
                 "checkpoint_every": 2, "log_every": 1, "sample_every": 2,
                 "data": {"size": SIZE, "domains": {name: {"domain": folder} for name, folder in folders.items()}},
                 "model": {"channels": 4, "n_blocks": 1, "skips": [8, 16], "ndf": 8, "disc_layers": 2},

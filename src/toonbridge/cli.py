@@ -666,11 +666,12 @@ def export_weights(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the network files.", show_default=False)],
     half: Annotated[bool, typer.Option("--half", help="Store float16 weights (half the size).")] = False,
     name: Annotated[Optional[str], typer.Option(help="File name (no extension) for a run that ships one network.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="The trained weights, not their moving average (runs with ema_half_life).")] = False,
 ) -> None:
     """Write a run's shipped networks (e.g. both generators) as self-describing safetensors files."""
     from toonbridge.train.export import export_run
 
-    for path in _make(lambda: export_run(run, output, half=half, name=name)):
+    for path in _make(lambda: export_run(run, output, half=half, name=name, live=live)):
         print(path)
 
 

@@ -38,6 +38,10 @@ class TrainConfig:
     # For the first steps only the critics (discriminators, judges) learn. A warm start from a shipped style brings
     # only the networks it ships; fresh critics' first verdicts are noise, which the warm networks would follow.
     critics_first_steps: int = 0
+    # Ship an exponential moving average of the shipped networks' weights (as StyleGAN and StarGAN v2 do), with
+    # this half-life in steps (0: off; shorter early on). A GAN's weights wander around the point it has reached;
+    # the average sits nearer that point. Checkpoints keep both; `export weights --live` ships the trained ones.
+    ema_half_life: int = 0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 25
@@ -53,6 +57,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "sample_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.ema_half_life < 0:
+            raise ConfigError("ema_half_life must be 0 (off) or a number of steps")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -15,13 +15,16 @@ from toonbridge.train.config import config_from_dict
 from toonbridge.train.method import build_method
 
 
-def export_run(source: str | Path, out_dir: str | Path, half: bool = False, name: str | None = None) -> list[Path]:
+def export_run(source: str | Path, out_dir: str | Path, half: bool = False, name: str | None = None, live: bool = False) -> list[Path]:
     """``source`` is a run folder (its latest checkpoint) or one checkpoint folder. Returns the files written.
 
     ``name`` renames the file of a run that ships one network. ``half`` stores the weights as float16 (half the size; fine for regressors, check a generator before using it).
+    A run that kept moving averages (``ema_half_life``) ships them, or with ``live`` the trained weights.
     """
     method, info = _load_run(source)
-    shipped = method.shipped()
+    shipped = method.released(live)
+    if method.averages:
+        info["weights"] = "trained (live)" if live else f"moving average, half-life {method.average_half_life} steps"
     if name is not None:
         if len(shipped) != 1:
             raise ToonbridgeError(f"--name needs a run that ships one network; this one ships {', '.join(shipped)}")
@@ -43,13 +46,13 @@ def merge_branch_runs(sources: list[str | Path], out_dir: str | Path, half: bool
     trained = [info["config"]["model"]["group"] for _method, info in runs]
     if len(set(trained)) != len(trained):
         raise ToonbridgeError(f"two runs trained the same group ({', '.join(trained)})")
-    shipped = merged_method.shipped()
+    shipped = merged_method.released()
     for (method, info), source in zip(runs, sources):
         if info["config"]["model"]["train"] != "branch":
             raise ToonbridgeError(f"{source}: trained every layer (model.train: all); only branch runs can be merged")
         group = info["config"]["model"]["group"]
         for stem, (merged, _builder, _options) in shipped.items():
-            network = method.shipped()[stem][0]
+            network = method.released()[stem][0]
             if network.groups != merged.groups or not _same(network.body, merged.body):
                 raise ToonbridgeError(f"{source}: its shared layers differ from {sources[0]}'s (another base run?)")
             merged.heads[group].load_state_dict(network.heads[group].state_dict())
@@ -122,10 +125,10 @@ def style_from_run(run: Path, base_style: str, folder: Path) -> Path:
     return folder
 
 
-def shipped_networks(source: str | Path) -> dict[str, torch.nn.Module]:
+def shipped_networks(source: str | Path, live: bool = False) -> dict[str, torch.nn.Module]:
     """The networks a run (or one checkpoint) ships, in eval mode, without writing files."""
     method, _info = _load_run(source)
-    return {stem: network.eval() for stem, (network, _builder, _options) in method.shipped().items()}
+    return {stem: network.eval() for stem, (network, _builder, _options) in method.released(live).items()}
 
 
 def _load_run(source: str | Path):

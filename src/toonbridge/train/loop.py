@@ -134,6 +134,8 @@ def _train(config: TrainConfig, resume: bool, torch_device: torch.device, progre
                     method.hold_all_but_critics()
                 losses = {name: float(value) for name, value in method.train_step(batch, step).items()}
                 _check_finite(losses, step, lambda: last_saved or _latest_path(config.run_dir))
+                if method.averages:
+                    method.update_average(step + 1)
                 step, finished_step = step + 1, True
                 if world.main:
                     _log(writer, bar, task, method, batch, losses, step, config)
@@ -250,6 +252,7 @@ def _fresh_start(config: TrainConfig, method: TrainingMethod, log) -> tuple[int,
         else:
             raise ToonbridgeError(f"init_from: {config.init_from} is neither a checkpoint, a run folder with one, "
                                   "nor a folder of exported networks of this method")
+    method.restart_average()  # from the weights this run starts with, not from an earlier run's average
     return 0, 0.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 from collections.abc import Callable
 
@@ -30,7 +31,10 @@ def build_method(config: TrainConfig, device: torch.device) -> "TrainingMethod":
 
     if config.method not in _METHODS:
         raise UnknownName(f"unknown training method {config.method!r}; known: {', '.join(sorted(_METHODS))}")
-    return _METHODS[config.method](config, device)
+    method = _METHODS[config.method](config, device)
+    if config.ema_half_life:
+        method.keep_average(config.ema_half_life)
+    return method
 
 
 class TrainingMethod:
@@ -43,6 +47,8 @@ class TrainingMethod:
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     critics: tuple[str, ...] = ("discriminators", "discriminator")  # optimizers that learn during critics_first_steps
+    averages: dict[str, nn.Module] = {}  # stem -> the moving average of that shipped network (TrainConfig.ema_half_life)
+    average_half_life: int = 0
 
     def __init__(self, config: TrainConfig, device: torch.device):
         self.config = config
@@ -90,6 +96,47 @@ class TrainingMethod:
 
     def set_learning_rate_for(self, step: int) -> None:
         pass
+
+    def shipped(self) -> dict[str, tuple[nn.Module, str, dict]]:
+        """stem -> (network, builder name, builder options): what ``export weights`` writes, one file per stem."""
+        raise NotImplementedError
+
+    def released(self, live: bool = False) -> dict[str, tuple[nn.Module, str, dict]]:
+        """What a run ships: :meth:`shipped`, each network replaced by its moving average where one is kept
+        (unless ``live``)."""
+        shipped = self.shipped()
+        if live:
+            return shipped
+        return {stem: (self.averages.get(stem, network), builder, options) for stem, (network, builder, options) in shipped.items()}
+
+    def keep_average(self, half_life: int) -> None:
+        """Keep a moving average of every shipped network, checkpointed beside it as ``<stem>_ema``."""
+        self.average_half_life = half_life
+        self.averages = {stem: copy.deepcopy(network).requires_grad_(False) for stem, (network, _b, _o) in self.shipped().items()}
+        self.networks.update({f"{stem}_ema": average for stem, average in self.averages.items()})
+
+    @torch.no_grad()
+    def restart_average(self) -> None:
+        """The averages start at the networks' present weights (a fresh or warm start)."""
+        for stem, (network, _b, _o) in self.shipped().items():
+            if stem in self.averages:
+                self.averages[stem].load_state_dict(network.state_dict())
+
+    @torch.no_grad()
+    def update_average(self, steps_done: int) -> None:
+        """Move each average towards its network after step ``steps_done``. The half-life grows with the run (a
+        tenth of the steps so far) up to ``ema_half_life``, so that the first, random weights fade quickly.
+        Buffers (running statistics, the domains' mean codes) are copied, not averaged."""
+        half_life = min(self.average_half_life, 1 + steps_done / 10)
+        keep = 0.5 ** (1 / half_life)
+        for stem, (network, _b, _o) in self.shipped().items():
+            average = self.averages.get(stem)
+            if average is None:
+                continue
+            for mean, now in zip(average.parameters(), network.parameters()):
+                mean.copy_(now.detach().lerp(mean, keep))
+            for mean, now in zip(average.buffers(), network.buffers()):
+                mean.copy_(now)
 
     def hold_all_but_critics(self) -> None:
         """Learning rate 0 for every optimizer but the critics' (``TrainConfig.critics_first_steps``)."""
