@@ -97,7 +97,7 @@ def twingan_config(tmp_path):
                 "data": {"size": SIZE, "domains": {name: {"domain": folder} for name, folder in folders.items()}},
                 "model": {"channels": 4, "n_blocks": 1, "skips": [8, 16], "ndf": 8, "disc_layers": 2},
                 "loss": {"cycle": 1.0, "hair": 1.0, "hair_judge": 1.0, "hair_judge_whole": 1.0, "hair_keeps_face": 1.0,
-                         "penalty_every": 2},
+                         "gender_judge": 1.0, "gender_domains": ["photo", "bitmoji"], "penalty_every": 2},
                 "optim": {"decay_start": 1.0}, **changes}  # a constant rate: a shorter first leg has the same schedule
 
     return make
@@ -141,12 +141,12 @@ def test_a_network_file_from_before_the_search_metric_loads_with_plain_uncentred
     assert bool((old.search_stretch == 1).all())
 
 
-def test_a_warm_start_from_a_run_without_the_hair_judge_starts_the_judge_fresh(twingan_config):
+def test_a_warm_start_from_a_run_without_the_judges_starts_them_fresh(twingan_config):
     logs = []
     before = train(config_from_dict(twingan_config("no-judge", steps=2, loss={"penalty_every": 2})), progress=False, log=lambda _: None)
     config = twingan_config("judge", steps=1, init_from=str(before.checkpoint))
     train(config_from_dict(config), progress=False, log=logs.append)
-    assert any("hair_judge start fresh" in line for line in logs), logs
+    assert any("hair_judge, gender_judge start fresh" in line for line in logs), logs
     from toonbridge.train.checkpoint import load_checkpoint, restore_networks
 
     judge = build("attribute_classifier", classes=list(HAIR_COLOURS))
@@ -207,6 +207,38 @@ def test_a_hair_request_is_kept_off_the_face_and_only_the_face(twingan_config):
     inside[y0:y1, x0:x1] = True
     assert float(change.detach()) > 0 and bool(requested.grad[:2, :, inside].abs().sum() > 0)
     assert float(requested.grad[..., ~inside].abs().sum()) == 0 and float(requested.grad[2].abs().sum()) == 0  # hair, and unasked images: free
+
+
+def test_the_gender_judge_learns_real_labels_and_keeps_the_source_gender_only_in_the_domains_it_knows(twingan_config):
+    from toonbridge.train.loop import _fetch
+    from toonbridge.train.method import build_method
+
+    with pytest.raises(ValueError, match="no domain named pixar"):
+        build_method(config_from_dict(twingan_config("bad", loss={"gender_judge": 1.0, "gender_domains": ["pixar"]})), torch.device("cpu"))
+    method = build_method(config_from_dict(twingan_config("gender")), torch.device("cpu"))
+    seen, drawn = [], []
+    judge_loss, draw_targets = method._judge_loss, method._draw_targets
+
+    def spy_judge(judge, images, labels, train_judge=False):
+        if judge is method.gender_judge:
+            seen.append((labels.clone(), train_judge))
+        return judge_loss(judge, images, labels, train_judge)
+
+    def spy_targets(source, hair):
+        drawn.append(draw_targets(source, hair))
+        return drawn[-1]
+
+    method._judge_loss, method._draw_targets = spy_judge, spy_targets
+    batch = _fetch(method.dataset(), [0, 1])
+    terms = method.train_step(batch, 0)
+    assert "gender_judge" in terms and "d_gender_judge" in terms
+    (asked_of_translations, trains_then), (of_reals, trains_now) = seen
+    own = torch.cat([torch.as_tensor(batch[name]["gender"]) for name in DOMAINS])
+    assert sorted(set(own.tolist())) == [0, 1] and not trains_then and trains_now
+    torch.testing.assert_close(of_reals, own)  # every real image with a label teaches the judge
+    target = drawn[0][0]
+    expected = torch.where(target == DOMAINS.index("anime"), -1, own)  # anime was not named: no label asked there
+    torch.testing.assert_close(asked_of_translations, expected)
 
 
 def test_two_domains_at_least_are_required(twingan_config):

@@ -82,9 +82,13 @@ class UnpairedDataset(Dataset):
         }
 
 
+GENDERS = ("female", "male")  # the datasets' gender labels, in the order of the gender classifiers' classes
+
+
 class MultiDomainDataset(Dataset):
     """Item i holds one image of every domain: ``{name: {...}}``, the first domain's image i (cycling) and a random
-    image of each other. Each item also says ``hair_known``: False for samples labelled ``hair: unknown``."""
+    image of each other. Each item also says ``hair_known``: False for samples labelled ``hair: unknown``, and
+    ``gender``: the index of its ``gender`` label in :data:`GENDERS`, -1 where it has none."""
 
     def __init__(self, domains: dict[str, DomainImages]):
         self.domains = domains
@@ -101,5 +105,6 @@ class MultiDomainDataset(Dataset):
         for stream, (name, images) in enumerate(self.domains.items()):
             rng = images.rng(index, stream=stream)
             chosen = images.domain[index % len(images) if stream == 0 else int(rng.integers(len(images)))]
-            item[name] = {**images.item(chosen, rng), "hair_known": chosen.labels.get("hair") != "unknown"}
+            item[name] = {**images.item(chosen, rng), "hair_known": chosen.labels.get("hair") != "unknown",
+                          "gender": GENDERS.index(chosen.labels["gender"]) if chosen.labels.get("gender") in GENDERS else -1}
         return item

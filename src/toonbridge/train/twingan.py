@@ -30,6 +30,12 @@ source's colour or, with ``loss.hair_request_probability``, is asked for a rando
   forehead, docs/models.md); kept for the record.
 
 The fantasy colour (blue) is requested only of cartoon domains (every domain after the first, the photo domain).
+
+Gender (``loss.gender_judge``): most cartoons are of women, so the critics pull men's translations towards women
+(the seed's first known fault). A second judge, as the hair judge, learns the ``gender`` label of real images
+(photos and Bitmoji carry one; anime faces none) and scores each translation of a labelled image into a domain of
+``loss.gender_domains`` (those whose real images it learned from) for its source's gender. Unlike hair, gender is
+kept, not requested: nothing changes at inference.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from toonbridge.faces import get_template
+from toonbridge.data.unpaired import GENDERS
 from toonbridge.faces.hair import HAIR_COLOURS, face_box, hair_colour_indices, hair_rgb, hair_target_rgb, without_band
 from toonbridge.losses import face_identity_loss, l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from toonbridge.models import build
@@ -63,7 +70,7 @@ class TwinGANModel:
     # scoring everything 0.5 for the first 750 steps, so nothing pushed the domains apart (docs/models.md).
     disc_norm: bool = True
     template: str = "bitmoji"  # every domain is framed by it (its 5 points place the face network's chips)
-    hair_judge_width: int = 16  # the hair judge's first layer's channels (attribute_classifier; only with loss.hair_judge)
+    hair_judge_width: int = 16  # the hair and gender judges' first layer's channels (attribute_classifier)
 
 
 @dataclass
@@ -81,6 +88,8 @@ class TwinGANLoss:
     hair_judge_whole: float = 0.0
     hair_keeps_face: float = 0.0
     hair_request_probability: float = 0.5
+    gender_judge: float = 0.0
+    gender_domains: list[str] = field(default_factory=lambda: ["photo", "bitmoji"])  # targets the gender judge scores
 
 
 @dataclass
@@ -98,7 +107,7 @@ class TwinGANOptim:
 
 @register_method("twingan")
 class TwinGANTraining(TrainingMethod):
-    critics = ("discriminators", "hair_judge")
+    critics = ("discriminators", "hair_judge", "gender_judge")
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
@@ -129,6 +138,15 @@ class TwinGANTraining(TrainingMethod):
             self.networks["hair_judge"] = self.hair_judge
             self.optimizers["hair_judge"] = torch.optim.Adam(self.hair_judge.parameters(), lr=o.lr * o.discriminator_lr_scale, betas=betas)
             self.lr_scales["hair_judge"] = [o.discriminator_lr_scale]
+        if self.loss_config.gender_judge:
+            unknown = sorted(set(self.loss_config.gender_domains) - set(self.domains))
+            if unknown:
+                raise ValueError(f"loss.gender_domains: no domain named {', '.join(unknown)}; the domains are {', '.join(self.domains)}")
+            self.gender_judge = build("attribute_classifier", classes=list(GENDERS), width=m.hair_judge_width, input_size=self.data_config.size).to(device)
+            self.networks["gender_judge"] = self.gender_judge
+            self.optimizers["gender_judge"] = torch.optim.Adam(self.gender_judge.parameters(), lr=o.lr * o.discriminator_lr_scale, betas=betas)
+            self.lr_scales["gender_judge"] = [o.discriminator_lr_scale]
+            self.gender_targets = torch.tensor([name in self.loss_config.gender_domains for name in self.domains], device=device)
         self.draws = torch.Generator().manual_seed(config.seed)  # targets and hair requests; checkpointed
         template = get_template(m.template)
         points = torch.tensor(template.points5, dtype=torch.float32) * self.data_config.size / max(template.size)
@@ -143,14 +161,16 @@ class TwinGANTraining(TrainingMethod):
             for group, group_scale in zip(optimizer.param_groups, self.lr_scales[name]):
                 group["lr"] = self.optim_config.lr * group_scale * scale
 
-    def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """All domains' images in one batch, their domain indices and hair labels (-1: unknown or unnamed)."""
+    def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All domains' images in one batch, their domain indices, hair labels (-1: unknown or unnamed) and gender
+        labels (-1: none)."""
         images = torch.cat([batch[name]["image"] for name in self.domains])
         source = torch.cat([torch.full((len(batch[name]["image"]),), k, dtype=torch.long) for k, name in enumerate(self.domains)])
         hair = hair_colour_indices(images).cpu()
         known = torch.cat([torch.as_tensor(batch[name]["hair_known"], dtype=torch.bool).view(-1) for name in self.domains])
         hair = torch.where(known, hair, torch.full_like(hair, -1))
-        return images, source.to(self.device), hair.to(self.device)
+        gender = torch.cat([torch.as_tensor(batch[name]["gender"], dtype=torch.long).view(-1) for name in self.domains])
+        return images, source.to(self.device), hair.to(self.device), gender.to(self.device)
 
     def _draw_targets(self, source: torch.Tensor, hair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each image's translation target (another domain), its hair request and whether it was a request."""
@@ -169,15 +189,15 @@ class TwinGANTraining(TrainingMethod):
         return [self.discriminators[name](images[domains == k]) for k, name in enumerate(self.domains) if bool((domains == k).any())]
 
     def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        images, source, hair = self._inputs(batch)
+        images, source, hair, gender = self._inputs(batch)
         target, hair_asked, asked = self._draw_targets(source, hair)
         hair_own = hair if self.network.hair_colours else None
-        terms, fakes = self._generator_step(images, source, target, hair_own, hair_asked, asked)
-        terms.update(self._discriminator_step(images, source, hair, fakes, step))
+        terms, fakes = self._generator_step(images, source, target, hair_own, hair_asked, asked, gender)
+        terms.update(self._discriminator_step(images, source, hair, fakes, step, gender))
         self._last = (images, source)
         return {name: value.detach() for name, value in terms.items()}
 
-    def _generator_step(self, images, source, target, hair_own, hair_asked, asked):
+    def _generator_step(self, images, source, target, hair_own, hair_asked, asked, gender):
         loss = self.loss_config
         self.discriminators.requires_grad_(False)
         with self.autocast():
@@ -207,13 +227,16 @@ class TwinGANTraining(TrainingMethod):
                 terms["hair_judge_whole"] = loss.hair_judge_whole * self._hair_judge_loss(translation, hair_asked, whole=True)
             if loss.hair_keeps_face and bool(asked.any()):
                 terms["hair_keeps_face"] = loss.hair_keeps_face * self._face_change(code, features, target, hair_own, translation, asked)
+            kept_gender = torch.where(self.gender_targets[target], gender, -1) if loss.gender_judge else None
+            if loss.gender_judge and bool((kept_gender >= 0).any()):
+                terms["gender_judge"] = loss.gender_judge * self._judge_loss(self.gender_judge, translation, kept_gender)
         self.optimizers["network"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["network"].step()
         self.discriminators.requires_grad_(True)
         return terms, (reconstruction.detach(), translation.detach(), target)
 
-    def _discriminator_step(self, images, source, hair, fakes, step: int) -> dict[str, torch.Tensor]:
+    def _discriminator_step(self, images, source, hair, fakes, step: int, gender) -> dict[str, torch.Tensor]:
         loss = self.loss_config
         reconstruction, translation, target = fakes
         fake = torch.cat([reconstruction, translation])
@@ -228,11 +251,13 @@ class TwinGANTraining(TrainingMethod):
             terms["d_hair_judge"] = self._hair_judge_loss(images, hair, train_judge=True)
             if loss.hair_judge_whole:
                 terms["d_hair_judge_whole"] = self._hair_judge_loss(images, hair, train_judge=True, whole=True)
-        for name in ("discriminators", "hair_judge"):
+        if loss.gender_judge and bool((gender >= 0).any()):
+            terms["d_gender_judge"] = self._judge_loss(self.gender_judge, images, gender, train_judge=True)
+        for name in self.critics:
             if name in self.optimizers:
                 self.optimizers[name].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
-        for name in ("discriminators", "hair_judge"):
+        for name in self.critics:
             if name in self.optimizers:
                 self.optimizers[name].step()
         return terms
@@ -245,14 +270,16 @@ class TwinGANTraining(TrainingMethod):
         return l1_loss(translation[asked][..., y0:y1, x0:x1], unasked[..., y0:y1, x0:x1])
 
     def _hair_judge_loss(self, images: torch.Tensor, labels: torch.Tensor, train_judge: bool = False, whole: bool = False) -> torch.Tensor:
-        """Cross-entropy of the hair judge on the labelled images (label -1: none), the band greyed out unless
-        ``whole``. Real images train it (BatchNorm in training mode); translations are scored by it frozen, with its
-        running statistics."""
+        """The hair judge's loss, the band greyed out unless ``whole``."""
+        return self._judge_loss(self.hair_judge, images if whole else without_band(images), labels, train_judge)
+
+    def _judge_loss(self, judge: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_judge: bool = False) -> torch.Tensor:
+        """Cross-entropy of a judge on the labelled images (label -1: none). Real images train it (BatchNorm in
+        training mode); translations are scored by it frozen, with its running statistics."""
         labelled = labels >= 0
-        self.hair_judge.train(train_judge).requires_grad_(train_judge)
-        seen = images[labelled] if whole else without_band(images[labelled])
+        judge.train(train_judge).requires_grad_(train_judge)
         with self.autocast():
-            logits = self.hair_judge(seen).float()
+            logits = judge(images[labelled]).float()
         return F.cross_entropy(logits, labels[labelled])
 
     def _r1(self, images: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
