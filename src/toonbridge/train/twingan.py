@@ -32,10 +32,10 @@ source's colour or, with ``loss.hair_request_probability``, is asked for a rando
 The fantasy colour (blue) is requested only of cartoon domains (every domain after the first, the photo domain).
 
 Gender (``loss.gender_judge``): men's photos came out as women's cartoons (the seed's first known fault; 70 % of
-the CelebA portraits and all anime faces are of women). A second judge, as the hair judge, learns the ``gender`` label of real images
-(photos and Bitmoji carry one; anime faces none) and scores each translation of a labelled image into a domain of
-``loss.gender_domains`` (those whose real images it learned from) for its source's gender. Unlike hair, gender is
-kept, not requested: nothing changes at inference.
+the CelebA portraits and all anime faces are of women). A second judge, as the hair judge, learns the ``gender``
+label of real images (photos and Bitmoji carry one; anime faces none) and scores each translation of a labelled
+image into a domain of ``loss.gender_domains`` (those whose real images it learned from) for its source's gender.
+Unlike hair, gender is kept, not requested: nothing changes at inference.
 """
 
 from __future__ import annotations
@@ -227,9 +227,10 @@ class TwinGANTraining(TrainingMethod):
                 terms["hair_judge_whole"] = loss.hair_judge_whole * self._hair_judge_loss(translation, hair_asked, whole=True)
             if loss.hair_keeps_face and bool(asked.any()):
                 terms["hair_keeps_face"] = loss.hair_keeps_face * self._face_change(code, features, target, hair_own, translation, asked)
-            kept_gender = torch.where(self.gender_targets[target], gender, -1) if loss.gender_judge else None
-            if loss.gender_judge and bool((kept_gender >= 0).any()):
-                terms["gender_judge"] = loss.gender_judge * self._judge_loss(self.gender_judge, translation, kept_gender)
+            if loss.gender_judge:
+                kept_gender = torch.where(self.gender_targets[target], gender, -1)  # -1: a domain the judge does not know
+                if bool((kept_gender >= 0).any()):
+                    terms["gender_judge"] = loss.gender_judge * self._judge_loss(self.gender_judge, translation, kept_gender)
         self.optimizers["network"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["network"].step()
