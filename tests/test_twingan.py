@@ -349,8 +349,23 @@ def test_the_shipped_twingan_turns_a_bitmoji_into_an_anime_face_with_the_request
 
 
 @pytest.mark.shared_data
+@pytest.mark.parametrize("colour", ["brown", "white", "red"])
+def test_the_shipped_twingan_gives_photos_the_bitmoji_hair_colour_asked_for(colour):
+    """The [twingan] hair goal, on the colours the network shipped before 2026-12-06 failed by the band (brown 78 %,
+    white 1 %, red 81 %; the one shipped since: 100 / 95 / 99 % on 100 photos, docs/models.md)."""
+    from toonbridge.api import load_domains
+    from toonbridge.data import load_split
+
+    assert SHARED_DATA.is_dir()
+    photos = load_split("celeba2bitmoji/photo", "val").samples[:8]
+    style = load_domains("photo", "bitmoji", hair=colour, backend="torch")
+    outputs = [style.translate(sample.path, "cartoonize", aligned=True).image for sample in photos]
+    assert sum(hair_colour_of(image) == colour for image in outputs) >= 6
+
+
+@pytest.mark.shared_data
 def test_the_shipped_lookalike_search_finds_bitmoji_of_the_photos_gender():
-    """Top-5 Bitmoji neighbours of validation photos share the photo's gender label far above chance (docs: 86.8 %
+    """Top-5 Bitmoji neighbours of validation photos share the photo's gender label far above chance (docs: 89.4 %
     on all 1,129 photos, chance 51.4 %); the metric's axes are what lifts it (plain cosine: 78 %)."""
     from toonbridge.data import load_split
     from toonbridge.lookalike import Encoder
