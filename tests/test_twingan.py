@@ -241,6 +241,36 @@ def test_the_gender_judge_learns_real_labels_and_keeps_the_source_gender_only_in
     torch.testing.assert_close(asked_of_translations, expected)
 
 
+def test_a_domain_of_its_own_can_be_cut_to_the_face_and_padded_as_its_style_pads(twingan_config):
+    """[in-the-wild] The photo domain learns frame-filling faces padded with the portrait the styles use at inference;
+    the cartoon domains are left as they are, and a bad value is a config error, not a crash in a worker."""
+    from toonbridge.faces.portraits import mean_portraits
+    from toonbridge.train.config import ConfigError, MultiDomainData, section
+
+    def data_section(config: dict) -> MultiDomainData:
+        return section(MultiDomainData, config_from_dict(config).data, "data")
+
+    config = twingan_config("tight")
+    config["data"]["augment"] = {"flip_probability": 0.0, "max_scale": 0.0, "max_rotation_degrees": 0.0, "max_shift": 0.0}
+    plain = data_section(config).dataset(seed=0)
+    config["data"]["domains"]["photo"].update(tight_framing=1.0, tight_framing_padding="portrait")
+    tight = data_section(config).dataset(seed=0)
+    portraits = mean_portraits()[1]
+    for index in range(4):
+        before, after = plain[index], tight[index]
+        torch.testing.assert_close(after["bitmoji"]["image"], before["bitmoji"]["image"])
+        gender = ("female", "male")[index % 2]  # the synthetic labels alternate
+        portrait = torch.from_numpy(np.asarray(portraits[gender], np.float32) / 127.5 - 1).permute(2, 0, 1)
+        portrait = torch.nn.functional.interpolate(portrait[None], size=SIZE, mode="area")[0]
+        corner = (slice(None), slice(0, 2), slice(0, 2))  # far from the synthetic face: padding after the cut
+        assert not torch.allclose(after["photo"]["image"][corner], before["photo"]["image"][corner])
+        assert float((after["photo"]["image"][corner] - portrait[corner]).abs().max()) < 0.1
+    for bad in ({"tight_framing": 2.0}, {"tight_framing_padding": "pink"}):
+        config["data"]["domains"]["photo"].update({"tight_framing": 0.5, "tight_framing_padding": "portrait", **bad})
+        with pytest.raises(ConfigError, match="data.domains.photo.tight_framing"):
+            data_section(config)
+
+
 def test_two_domains_at_least_are_required(twingan_config):
     from toonbridge.train.config import ConfigError
 

@@ -17,6 +17,9 @@ import yaml
 
 from toonbridge.errors import ToonbridgeError
 
+if typing.TYPE_CHECKING:
+    from toonbridge.data import AugmentConfig  # for annotations; the methods import data/ where they use it
+
 
 class ConfigError(ToonbridgeError, ValueError):
     """A training config that cannot be used, with the key at fault."""
@@ -161,13 +164,16 @@ class UnpairedData:
 
 
 _DOMAIN_KEYS = {"domain", "filters", "align", "split", "also"}
+# [in-the-wild] Per-domain augmentation of a many-domain config, as UnpairedData's *_a keys for the photo side.
+_DOMAIN_AUGMENT_KEYS = {"tight_framing", "tight_framing_padding", "degrade"}
 
 
 @dataclass
 class MultiDomainData:
     """The ``data`` section of the one-network-many-domains method (TwinGAN): named domains, each
     ``{domain, filters, align, split, also}`` as one side of :class:`UnpairedData` (``also`` entries may carry
-    ``labels: {hair: unknown}`` for faces whose hair band holds padding, e.g. UTKFace chips)."""
+    ``labels: {hair: unknown}`` for faces whose hair band holds padding, e.g. UTKFace chips), and optionally that
+    domain's ``tight_framing``, ``tight_framing_padding`` and ``degrade`` (:class:`AugmentConfig`; photos)."""
 
     domains: dict = field(default_factory=dict)
     size: int = 128
@@ -177,8 +183,10 @@ class MultiDomainData:
         if len(self.domains) < 2:
             raise ConfigError("data.domains: name at least two domains")
         for name, spec in self.domains.items():
-            if not isinstance(spec, dict) or "domain" not in spec or set(spec) - _DOMAIN_KEYS:
-                raise ConfigError(f"data.domains.{name} takes {', '.join(sorted(_DOMAIN_KEYS))} (domain required)")
+            if not isinstance(spec, dict) or "domain" not in spec or set(spec) - _DOMAIN_KEYS - _DOMAIN_AUGMENT_KEYS:
+                keys = ", ".join(sorted(_DOMAIN_KEYS | _DOMAIN_AUGMENT_KEYS))
+                raise ConfigError(f"data.domains.{name} takes {keys} (domain required)")
+            _check_augment_keys(spec, f"data.domains.{name}")
 
     @property
     def names(self) -> list[str]:
@@ -193,8 +201,24 @@ class MultiDomainData:
         from toonbridge.data import AugmentConfig, DomainImages, MultiDomainDataset
 
         augment = AugmentConfig(**self.augment)
-        return MultiDomainDataset({name: DomainImages(self.load(name), self.size, augment, seed + k)
+        return MultiDomainDataset({name: DomainImages(self.load(name), self.size, self._augment_of(name, augment), seed + k)
                                    for k, name in enumerate(self.names)})
+
+    def _augment_of(self, name: str, shared: AugmentConfig) -> AugmentConfig:
+        own = {key: value for key, value in self.domains[name].items() if key in _DOMAIN_AUGMENT_KEYS}
+        return dataclasses.replace(shared, **own)
+
+
+def _check_augment_keys(spec: dict, where: str) -> None:
+    from toonbridge.faces.align import PADDINGS
+
+    for key in ("tight_framing", "degrade"):
+        value = spec.get(key, 0)
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigError(f"{where}.{key} is a probability, between 0 and 1")
+    paddings = (*PADDINGS, "portrait")
+    if spec.get("tight_framing_padding", "blur") not in paddings:
+        raise ConfigError(f"{where}.tight_framing_padding must be one of {', '.join(paddings)}")
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
