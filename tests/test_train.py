@@ -298,6 +298,17 @@ def test_config_errors_name_the_key():
         config_from_dict({"method": "landmark_cyclegan", "run_dir": "x", "steps": 1, "precision": "fp8"})
 
 
+def test_a_photo_sides_framing_and_damage_are_checked_when_the_config_is_read():
+    """Not in a data worker after the networks are loaded: the key at fault is named before anything runs."""
+    from toonbridge.train.config import UnpairedData, section
+
+    with pytest.raises(ConfigError, match="data.tight_framing_padding must be one of"):
+        section(UnpairedData, {"tight_framing_a": 0.3, "tight_framing_padding": "pink"}, "data")
+    with pytest.raises(ConfigError, match="data.degrade_a is a probability"):
+        section(UnpairedData, {"degrade_a": 1.5}, "data")
+    assert section(UnpairedData, {"tight_framing_a": 0.3, "tight_framing_padding": "portrait"}, "data").tight_framing_a == 0.3
+
+
 def test_cli_train_reports_bad_configs(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(app, ["train", str(tmp_path / "nope.yaml")])

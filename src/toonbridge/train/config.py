@@ -149,6 +149,10 @@ class UnpairedData:
     tight_framing_padding: str = "blur"  # the padding the style will use at inference ("white", "portrait": white-backdrop styles)
     degrade_a: float = 0.0
 
+    def __post_init__(self):
+        _check_photo_augment("data", {"tight_framing_a": self.tight_framing_a, "degrade_a": self.degrade_a}, "tight_framing_padding",
+                             self.tight_framing_padding)
+
     def domains(self):
         return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a"),
                 _load_with_extras(self.domain_b, self.split_b, self.filters_b, self.align_b, self.also_b, "data.also_b")]
@@ -186,7 +190,8 @@ class MultiDomainData:
             if not isinstance(spec, dict) or "domain" not in spec or set(spec) - _DOMAIN_KEYS - _DOMAIN_AUGMENT_KEYS:
                 keys = ", ".join(sorted(_DOMAIN_KEYS | _DOMAIN_AUGMENT_KEYS))
                 raise ConfigError(f"data.domains.{name} takes {keys} (domain required)")
-            _check_augment_keys(spec, f"data.domains.{name}")
+            _check_photo_augment(f"data.domains.{name}", {key: spec.get(key, 0.0) for key in ("tight_framing", "degrade")},
+                                 "tight_framing_padding", spec.get("tight_framing_padding", "blur"))
 
     @property
     def names(self) -> list[str]:
@@ -209,16 +214,17 @@ class MultiDomainData:
         return dataclasses.replace(shared, **own)
 
 
-def _check_augment_keys(spec: dict, where: str) -> None:
+def _check_photo_augment(where: str, probabilities: dict, padding_key: str, padding) -> None:
+    """The tight-framing and damage settings of a photo side, checked when the config is read (not in a data
+    worker mid-run), by the keys the config names them with."""
     from toonbridge.faces.align import PADDINGS
 
-    for key in ("tight_framing", "degrade"):
-        value = spec.get(key, 0)
+    for key, value in probabilities.items():
         if not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ConfigError(f"{where}.{key} is a probability, between 0 and 1")
     paddings = (*PADDINGS, "portrait")
-    if spec.get("tight_framing_padding", "blur") not in paddings:
-        raise ConfigError(f"{where}.tight_framing_padding must be one of {', '.join(paddings)}")
+    if padding not in paddings:
+        raise ConfigError(f"{where}.{padding_key} must be one of {', '.join(paddings)}")
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
