@@ -12,7 +12,8 @@ and gender kept (the photo's label against our Bitmoji gender classifier). The g
 
 ``--run`` measures a training run's last checkpoint (exported to a scratch style with the given style's settings)
 instead of the shipped weights; ``--padding`` overrides how the style pads a photo past its edge (style.json's
-``padding``: ``blur``, ``white`` or ``portrait``).
+``padding``: ``blur``, ``white`` or ``portrait``), ``--backdrop`` whether the photo's background is keyed to white
+(``photo`` or ``white``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--style", default="bitmoji-groups")
     parser.add_argument("--run", type=Path, help="measure this run's last checkpoint instead of the shipped weights")
     parser.add_argument("--padding", choices=["blur", "white", "portrait"], help="pad past the photo's edge this way, not as the style says")
+    parser.add_argument("--backdrop", choices=["photo", "white"], help="key the photo's background this way, not as the style says")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--sets", nargs="+", metavar="WORD", help="only the photo sets whose name holds one of these words (e.g. men CelebA)")
@@ -59,6 +61,8 @@ def main() -> None:
         style = style_to_measure(args.style, args.run, scratch)
         if args.padding:
             style.info = dataclasses.replace(style.info, padding=args.padding)
+        if args.backdrop:
+            style.info = dataclasses.replace(style.info, backdrop=args.backdrop)
         group = args.group if style.groups else None
         table, grid_rows = {}, []
         for name, samples in photo_sets(args.limit).items():
@@ -72,7 +76,7 @@ def main() -> None:
             print(name, json.dumps(row), flush=True)
             grid_rows.append(np.concatenate([np.concatenate([resize_image(load_image(s.path), SIZE), o], axis=1)
                                              for s, o in zip(samples[:4], outputs[:4])], axis=1))
-    result = {"style": args.style, "run": str(args.run) if args.run else None, "padding": style.info.padding, "group": group, "table": table}
+    result = {"style": args.style, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "group": group, "table": table}
     if args.json:
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
     if args.grid:

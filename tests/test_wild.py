@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from conftest import SAMPLE
 from toonbridge.cli import app
 from toonbridge.errors import FaceTooSmall
-from toonbridge.faces import DetectorConfig, FaceDetector, blazeface, detect
+from toonbridge.faces import DetectorConfig, FaceDetector, backdrop, blazeface, detect
 from toonbridge.faces.blazeface import tile_origins
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
@@ -55,6 +55,14 @@ def test_a_part_of_a_face_found_by_a_tile_is_merged_into_the_face():
 
     boxes = np.array([[100, 100, 200, 200], [150, 120, 200, 190], [400, 100, 480, 180.0]])  # face, its cut half, another
     assert sorted(non_maximum_suppression(boxes, np.array([0.9, 0.8, 0.7]), 0.3)) == [0, 2]
+
+
+@pytest.fixture
+def needs_segmenter():
+    if not backdrop.available():
+        if IN_CI:
+            pytest.fail(f"CI installs the selfie segmentation model with the README's set-up command ({backdrop.INSTALL_HINT})")
+        pytest.skip(f"needs the selfie segmentation model ({backdrop.INSTALL_HINT})")
 
 
 def test_a_weak_large_hit_on_a_pattern_is_not_a_face(needs_blazeface, sample_rgb):
@@ -262,6 +270,47 @@ def test_the_bitmoji_styles_show_a_frame_filling_face_the_average_portrait_of_it
         warp_padded(tight, np.eye(2, 3), (64, 64), padding="grey")
 
 
+def test_the_bitmoji_styles_key_the_photos_backdrop_to_white_and_never_the_face(needs_segmenter, sample_rgb, sample_face):
+    """The bundled sample stands before a flag and a grey wall: keyed, the corners of its crop (backdrop) turn
+    white, the face's ellipse is the photo's own, and past the photo's edge the style's padding is left alone."""
+    import toonbridge
+    from toonbridge.faces.backdrop import face_ellipse, key_to_white
+
+    style = toonbridge.load("bitmoji", backend="torch")
+    assert style.info.backdrop == "white"
+    keyed = style.align_faces(sample_rgb, [sample_face])[0]
+    plain = toonbridge.load("whitebox-bitmoji", backend="torch").align_faces(sample_rgb, [sample_face])[0]
+    assert np.array_equal(keyed.matrix, plain.matrix)
+    corners = np.concatenate([keyed.image[:16, :16].reshape(-1, 3), keyed.image[:16, -16:].reshape(-1, 3)])
+    plain_corners = np.concatenate([plain.image[:16, :16].reshape(-1, 3), plain.image[:16, -16:].reshape(-1, 3)])
+    assert corners.mean() > 240 and plain_corners.mean() < 200, (corners.mean(), plain_corners.mean())
+    face = face_ellipse(keyed.image.shape, keyed.landmarks5) > 0.9999
+    assert face.sum() > 0.15 * face.size
+    assert np.abs(keyed.image[face].astype(int) - plain.image[face]).max() <= 1  # the face is the photo's, to a grey level
+
+    # Noise is no one's face: the segmenter keys it away, except the ellipse and what lies past the photo's edge.
+    noise = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    inside = np.zeros((128, 128), np.uint8)
+    inside[:, 20:] = 1
+    result = key_to_white(noise, keyed.landmarks5, inside)
+    assert np.array_equal(result[:, :20], noise[:, :20])
+    assert np.abs(result[face].astype(int) - noise[face]).max() <= 1
+    background = (inside > 0) & (face_ellipse(noise.shape, keyed.landmarks5) == 0)
+    assert result[background].mean() > noise[background].mean() + 40
+
+
+def test_without_the_segmenter_a_style_keys_nothing_and_says_so(monkeypatch, sample_rgb, sample_face):
+    from toonbridge.faces.backdrop import key_to_white, segmenter
+
+    monkeypatch.setattr(backdrop, "available", lambda: False)
+    segmenter.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="backdrop is left as it is"):
+            assert key_to_white(sample_rgb, np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]], float)) is sample_rgb
+    finally:
+        segmenter.cache_clear()
+
+
 def test_a_style_json_with_an_unknown_padding_is_refused(tmp_path):
     from toonbridge.errors import ToonbridgeError
     from toonbridge.style_files import read_style
@@ -271,6 +320,9 @@ def test_a_style_json_with_an_unknown_padding_is_refused(tmp_path):
         read_style(tmp_path)
     (tmp_path / "style.json").write_text(json.dumps({"name": "x", "template": "bitmoji", "size": 128, "networks": {}, "padding": "portrait"}))
     with pytest.raises(ToonbridgeError, match="needs a portrait_gender network"):
+        read_style(tmp_path)
+    (tmp_path / "style.json").write_text(json.dumps({"name": "x", "template": "bitmoji", "size": 128, "networks": {}, "backdrop": "green"}))
+    with pytest.raises(ToonbridgeError, match="backdrop must be photo or white"):
         read_style(tmp_path)
 
 

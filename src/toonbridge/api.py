@@ -27,6 +27,7 @@ from toonbridge.errors import FaceTooSmall, NoFaceFound, ToonbridgeError, Unknow
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
 from toonbridge.faces.align import (MIN_FACE_PX, apply_transform, fill_past_edge, invert_transform, photo_region, similarity_transform,
                                    warp_padded, warp_to_template)
+from toonbridge.faces.backdrop import key_to_white
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
 from toonbridge.ops.exposure import brighten, denoise, exposure_gain
@@ -428,12 +429,19 @@ class Style:
         the style says (``StyleInfo.padding``). ``genders`` fixes the portrait per face where already chosen (a
         video keeps one per track, so the padding cannot flicker); the others are judged on their crop. The crops
         of a ``brightened`` photo are denoised: its gain multiplied the sensor's noise (ops/exposure.py)."""
-        if self.info.padding != "portrait":
-            aligned = [align_face(photo, face, self.template, padding=self.info.padding) for face in faces]
-        else:
-            aligned = [align_face(photo, face, self.template, padding="white") for face in faces]
+        padding = "white" if self.info.padding == "portrait" else self.info.padding
+        aligned = [align_face(photo, face, self.template, padding=padding) for face in faces]
+        if self.info.backdrop == "white":
+            aligned = [self._key_backdrop(face, photo.shape) for face in aligned]
+        if self.info.padding == "portrait":
             aligned = self._fill_with_portraits(aligned, photo.shape, genders or [None] * len(faces))
         return [dataclasses.replace(face, image=denoise(face.image)) for face in aligned] if brightened else aligned
+
+    def _key_backdrop(self, face: AlignedFace, photo_shape: tuple[int, ...]) -> AlignedFace:
+        """The photo's background in ``face``'s crop keyed to white; the padding past the photo's edge is the
+        style's own and is left to it (faces.backdrop)."""
+        inside = photo_region(photo_shape, face.matrix, face.template.size)
+        return dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, inside))
 
     def _fill_with_portraits(self, faces: list[AlignedFace], photo_shape: tuple[int, ...],
                              genders: list[str | None]) -> list[AlignedFace]:

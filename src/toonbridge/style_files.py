@@ -32,6 +32,10 @@ face that fills the frame): ``"white"`` for styles trained on white-backdrop por
 average training portrait of the face's gender (:mod:`toonbridge.faces.portraits`), judged by the style's
 ``portrait_gender`` network, so that a style that draws whole heads is shown one.
 
+``"backdrop": "white"`` (optional; default ``"photo"``: left as it is) keys the photo's background to white in each
+aligned crop before it is translated (:mod:`toonbridge.faces.backdrop`), for styles trained on portraits cut out
+onto white.
+
 ``views`` (optional) names, per role, the direction of a network that serves several (TwinGAN: one file for every
 domain): ``"views": {"to_cartoon": {"source": "photo", "target": "bitmoji"}, "to_photo": {"source": "bitmoji",
 "target": "photo"}}``; the network's ``view(source, target, hair)`` gives the one-direction network. Such a style
@@ -76,6 +80,9 @@ class StyleInfo:
     # "blur" (faces.align.align_face), "white", or "portrait": the average training portrait of the face's gender
     # (faces.portraits; the gender from the style's "portrait_gender" network) for styles that draw whole heads.
     padding: str = "blur"
+    # The photo's background inside an aligned crop: "photo" (as it is) or "white" (keyed out, faces.backdrop) for
+    # styles that learned from portraits cut out onto white.
+    backdrop: str = "photo"
 
     @property
     def group_names(self) -> list[str]:
@@ -100,11 +107,13 @@ def read_style(folder: str | Path) -> StyleInfo:
                          groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)),
                          reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
                          whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})),
-                         padding=raw.get("padding", "blur"))
+                         padding=raw.get("padding", "blur"), backdrop=raw.get("backdrop", "photo"))
         if info.padding not in ("blur", "white", "portrait"):
             raise ValueError(f"padding must be blur, white or portrait, not {info.padding!r}")
         if info.padding == "portrait" and "portrait_gender" not in info.networks:
             raise ValueError("padding portrait needs a portrait_gender network (a photo gender classifier)")
+        if info.backdrop not in ("photo", "white"):
+            raise ValueError(f"backdrop must be photo or white, not {info.backdrop!r}")
         _check_groups(info)
         _check_views(info)
     except (OSError, ValueError, KeyError, TypeError) as error:
