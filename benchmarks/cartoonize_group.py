@@ -4,7 +4,8 @@
 
 The photo is built from the bundled sample (no ../shared/data needed): her head five times, 60 to
 120 px wide, on a noisy grey backdrop. Stages: detect (default detector, with 68 landmarks), align every face (as
-the style frames it: its padding past the photo's edge and, for the Bitmoji styles, the backdrop keyed white), translate every face (batch), paste every face back; ``translate`` is the API call that does all four.
+the style frames it: its padding past the photo's edge and, for the Bitmoji styles, the backdrop keyed white),
+translate every face (batch), paste every face back; ``translate`` is the API call that does all four.
 """
 
 from __future__ import annotations

@@ -426,7 +426,8 @@ class Style:
     def align_faces(self, photo: np.ndarray, faces: list, genders: list[str | None] | None = None, *,
                     brightened: bool = False) -> list[AlignedFace]:
         """Each face (a detection or its 5 points) aligned to the style's template, padded past the photo's edge as
-        the style says (``StyleInfo.padding``). ``genders`` fixes the portrait per face where already chosen (a
+        the style says (``StyleInfo.padding``), with the photo's background keyed white if it says so
+        (``StyleInfo.backdrop``). ``genders`` fixes the portrait per face where already chosen (a
         video keeps one per track, so the padding cannot flicker); the others are judged on their crop. The crops
         of a ``brightened`` photo are denoised: its gain multiplied the sensor's noise (ops/exposure.py)."""
         padding = "white" if self.info.padding == "portrait" else self.info.padding

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import sys
 import threading
@@ -36,8 +37,6 @@ def packaged_model(package: str, relative: str, install_hint: str, error: type[T
     """A ``.tflite`` file shipped inside an installed wheel (MediaPipe's models), found with
     ``importlib.util.find_spec``, which does not execute the package (its ``__init__`` imports TensorFlow or jax,
     which we never install); ``error`` names ``install_hint`` when the wheel or the file is missing."""
-    import importlib.util
-
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise error(f"{Path(relative).name} needs the {package} package ({install_hint})")
@@ -49,8 +48,6 @@ def packaged_model(package: str, relative: str, install_hint: str, error: type[T
 
 def can_run(model_path: Callable[[], Path]) -> bool:
     """Whether a packaged model (``model_path`` raises when it is missing) and LiteRT are both installed."""
-    import importlib.util
-
     try:
         model_path()
     except ToonbridgeError:
