@@ -311,6 +311,21 @@ def test_without_the_segmenter_a_style_keys_nothing_and_says_so(monkeypatch, sam
         segmenter.cache_clear()
 
 
+def test_the_command_line_says_the_segmenter_is_missing_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    # The model hidden as if the wheel were not installed; the photo is still cartoonized.
+    script = ("import sys; from toonbridge.faces import backdrop; backdrop.available = lambda: False; "
+              "from toonbridge.cli import main; sys.argv = ['toonbridge'] + sys.argv[1:]; main()")
+    result = subprocess.run([sys.executable, "-c", script, "cartoonize", str(SAMPLE), "-o", str(tmp_path), "--style", "bitmoji"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    warning_lines = [line for line in result.stderr.splitlines() if "backdrop" in line]
+    assert warning_lines == [f"warning: the photo's backdrop is left as it is: SegmenterUnavailable: {backdrop.INSTALL_HINT}"], result.stderr
+    assert "Traceback" not in result.stderr and ".py:" not in result.stderr, result.stderr
+
+
 def test_a_style_json_with_an_unknown_padding_is_refused(tmp_path):
     from toonbridge.errors import ToonbridgeError
     from toonbridge.style_files import read_style

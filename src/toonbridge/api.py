@@ -432,25 +432,23 @@ class Style:
         of a ``brightened`` photo are denoised: its gain multiplied the sensor's noise (ops/exposure.py)."""
         padding = "white" if self.info.padding == "portrait" else self.info.padding
         aligned = [align_face(photo, face, self.template, padding=padding) for face in faces]
-        if self.info.backdrop == "white":
-            aligned = [self._key_backdrop(face, photo.shape) for face in aligned]
-        if self.info.padding == "portrait":
-            aligned = self._fill_with_portraits(aligned, photo.shape, genders or [None] * len(faces))
+        if self.info.backdrop == "white" or self.info.padding == "portrait":
+            # Where each crop lies inside the photo: keying touches only the photo, the portrait only what lies past it.
+            regions = [photo_region(photo.shape, face.matrix, face.template.size) for face in aligned]
+            if self.info.backdrop == "white":
+                aligned = [dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, region))
+                           for face, region in zip(aligned, regions)]
+            if self.info.padding == "portrait":
+                aligned = self._fill_with_portraits(aligned, regions, genders or [None] * len(faces))
         return [dataclasses.replace(face, image=denoise(face.image)) for face in aligned] if brightened else aligned
 
-    def _key_backdrop(self, face: AlignedFace, photo_shape: tuple[int, ...]) -> AlignedFace:
-        """The photo's background in ``face``'s crop keyed to white; the padding past the photo's edge is the
-        style's own and is left to it (faces.backdrop)."""
-        inside = photo_region(photo_shape, face.matrix, face.template.size)
-        return dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, inside))
-
-    def _fill_with_portraits(self, faces: list[AlignedFace], photo_shape: tuple[int, ...],
+    def _fill_with_portraits(self, faces: list[AlignedFace], regions: list[np.ndarray],
                              genders: list[str | None]) -> list[AlignedFace]:
-        """Faces whose crop reaches past the photo get the average portrait of their gender there (judged on the
-        crop by the style's ``portrait_gender`` classifier, which reads the face itself, not the padding)."""
+        """Faces whose crop reaches past the photo (``regions``: where each crop lies inside it) get the average
+        portrait of their gender there (judged on the crop by the style's ``portrait_gender`` classifier, which
+        reads the face itself, not the padding)."""
         from toonbridge.faces.portraits import mean_portraits
 
-        regions = [photo_region(photo_shape, face.matrix, face.template.size) for face in faces]
         cut = [i for i, region in enumerate(regions) if not region.all()]
         if not cut:
             return faces

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -834,7 +835,13 @@ def _fail(message: str):
     raise typer.Exit(2)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    # A user of the command line sees what is wrong and what to do, not a source path and line.
+    return f"warning: {message}\n"
+
+
 def main() -> None:
+    warnings.formatwarning = _one_line_warning
     try:
         app()
     except KeyboardInterrupt:
