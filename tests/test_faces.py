@@ -20,7 +20,7 @@ from toonbridge.faces import (
 )
 from toonbridge.faces.align import apply_transform
 from toonbridge.faces.landmarks import FLIP_PERMUTATION_68
-from toonbridge.faces.paste import feather_mask, light_background
+from toonbridge.faces.paste import cutout, feather_mask, light_background
 
 
 def rotation_matrix(angle_degrees, scale, shift):
@@ -235,6 +235,24 @@ def test_paste_back_lets_the_photo_show_through_a_keyed_backdrop(sample_rgb, sam
     # Near the crop's corner, outside the head, neither paste touches the photo ([polish]: never a square).
     x, y = np.round(apply_transform(to_photo, np.array([[12.0, 12.0]]))[0]).astype(int)
     assert np.abs(square[y, x] - sample_rgb[y, x].astype(int)).max() <= 2
+
+
+def test_a_keyed_backdrop_leaves_no_pale_rim_on_a_dark_photo(sample_rgb, sample_face):
+    """[in-the-wild] The keyed edge is soft, and half of it lay in the cartoon's white: a pale rim around every
+    pasted head on a dark background. The head's own edge colour now fills that half."""
+    aligned = align_face(sample_rgb, sample_face, "bitmoji")
+    dark = np.zeros_like(sample_rgb)
+    pasted = paste_back(dark, [(aligned, _cartoon_on_white())], key_light_background=True).astype(int)
+    to_photo = np.linalg.inv(np.vstack([aligned.matrix, [0, 0, 1]]))[:2]
+    # Just outside the outline (radius 42 in the crop, 2 px wide), all around the head.
+    angles = np.linspace(0, 2 * np.pi, 72, endpoint=False)
+    ring = np.stack([64 + 45 * np.cos(angles), 64 + 45 * np.sin(angles)], axis=1)
+    xs, ys = np.round(apply_transform(to_photo, ring)).astype(int).T
+    assert pasted[ys, xs].max() <= 30  # the outline's 20 fading into black (85 with the white there)
+    rgba = cutout(_cartoon_on_white(), np.asarray(aligned.template.points5), key_light_background=True)
+    on_black = rgba[..., :3].astype(int) * rgba[..., 3:].astype(int) // 255
+    assert on_black[np.round(ring[:, 1]).astype(int), np.round(ring[:, 0]).astype(int)].max() <= 30
+    assert (on_black[64, 64] >= (245, 233, 223)).all()  # the face itself is whole
 
 
 def test_paste_back_leaves_a_neighbours_face_alone(sample_rgb):

@@ -52,30 +52,44 @@ def head_mask(points5: np.ndarray, width: int, height: int) -> np.ndarray:
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def face_alpha(face: np.ndarray, points5: np.ndarray, *, key_light_background: bool = False) -> np.ndarray:
-    """How much of an aligned face image is pasted (float32 in [0, 1], height×width): the head ellipse of its 5
-    points, less its light backdrop when keyed. The alpha of a transparent cut-out avatar, too."""
+def keyed_face(face: np.ndarray, points5: np.ndarray, *, key_light_background: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(colours, alpha) to paste an aligned face with: float32 height×width×3 and height×width.
+
+    Alpha: how much of the face is pasted, the head ellipse of its 5 points less its light backdrop when keyed
+    (the alpha of a transparent cut-out avatar, too). Where the backdrop is keyed, its soft edge would blend the
+    cartoon's white into the photo as a pale rim around the head; there the colours are the head's own edge
+    colours carried outwards (:func:`without_backdrop_colour`), so the edge fades from the head's outline into
+    the photo."""
     height, width = face.shape[:2]
+    colours = np.asarray(face, dtype=np.float32)
     alpha = head_mask(points5, width, height)
     if key_light_background:
-        alpha *= 1.0 - light_background(face)
-    return alpha
+        backdrop = light_backdrop(face)
+        alpha *= 1.0 - soften(backdrop)
+        colours = without_backdrop_colour(colours, backdrop)
+    return colours, alpha
 
 
 def cutout(face: np.ndarray, points5: np.ndarray, *, key_light_background: bool = False) -> np.ndarray:
     """The aligned face as RGBA: transparent outside the head (and on its keyed backdrop)."""
-    alpha = face_alpha(face, points5, key_light_background=key_light_background)
-    return np.dstack([np.asarray(face, np.uint8), np.round(alpha * 255).astype(np.uint8)])
+    colours, alpha = keyed_face(face, points5, key_light_background=key_light_background)
+    return np.dstack([np.clip(np.round(colours), 0, 255).astype(np.uint8), np.round(alpha * 255).astype(np.uint8)])
 
 
-def light_background(face: np.ndarray, *, min_level: int = 230, max_spread: int = 24, softness: float = 0.02) -> np.ndarray:
-    """How much each pixel of a translated crop is its light backdrop (float32 in [0, 1], height×width).
+def light_background(face: np.ndarray) -> np.ndarray:
+    """How much each pixel of a translated crop is its light backdrop (float32 in [0, 1], height×width): the
+    backdrop of :func:`light_backdrop` with its edge softened."""
+    return soften(light_backdrop(face))
+
+
+def light_backdrop(face: np.ndarray, *, min_level: int = 230, max_spread: int = 24) -> np.ndarray:
+    """Which pixels of a translated crop are its light backdrop (float32, 0 or 1, height×width).
 
     Backdrop: near-white, unsaturated pixels (every channel ≥ ``min_level``, channels within ``max_spread``) that
     connect to the crop's edge, so white eyes, teeth or a white collar inside the face stay. A small closing first
-    swallows the sketchy specks generated backdrops carry; the edge is softened over ``softness`` × size. The
-    thresholds keep pale cartoon skin (Bitmoji outline their faces, which also stops the fill); should the fill
-    still reach the middle of the crop, where the face is, nothing is keyed.
+    swallows the sketchy specks generated backdrops carry. The thresholds keep pale cartoon skin (Bitmoji outline
+    their faces, which also stops the fill); should the fill still reach the middle of the crop, where the face
+    is, nothing is keyed.
     """
     pixels = np.asarray(face).astype(np.int16)
     light = ((pixels.min(axis=2) >= min_level) & (np.ptp(pixels, axis=2) <= max_spread)).astype(np.uint8)
@@ -88,8 +102,35 @@ def light_background(face: np.ndarray, *, min_level: int = 230, max_spread: int 
     height, width = backdrop.shape
     if backdrop[int(0.35 * height):int(0.65 * height), int(0.3 * width):int(0.7 * width)].mean() > 0.5:
         return np.zeros_like(backdrop)
-    sigma = max(softness * side, 0.5)
+    return backdrop
+
+
+# The keyed edge is softened over this fraction of the crop's side (a Gaussian's sigma).
+BACKDROP_SOFTNESS = 0.02
+
+
+def soften(backdrop: np.ndarray) -> np.ndarray:
+    sigma = max(BACKDROP_SOFTNESS * min(backdrop.shape), 0.5)
     return np.clip(cv2.GaussianBlur(backdrop, (0, 0), sigma), 0.0, 1.0)
+
+
+def without_backdrop_colour(colours: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """``colours`` (float32 H×W×3) with each backdrop pixel given the colour of the nearest head pixel, a simple
+    stand-in for matting's foreground colour. The head's outermost pixel ring is skipped as a source: the
+    generator blends it with the white."""
+    head = (backdrop < 0.5).astype(np.uint8)
+    inner = cv2.erode(head, np.ones((3, 3), np.uint8))
+    source = inner if inner.any() else head
+    if not source.any() or source.all():
+        return colours
+    # For every pixel, the label of the nearest zero of the input, i.e. of the nearest source pixel.
+    _, labels = cv2.distanceTransformWithLabels(1 - source, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    colour_of_label = np.zeros((labels.max() + 1, 3), np.float32)
+    colour_of_label[labels[source > 0]] = colours[source > 0]
+    result = colours.copy()
+    keyed = head == 0
+    result[keyed] = colour_of_label[labels[keyed]]
+    return result
 
 
 def paste_back(
@@ -120,10 +161,10 @@ def paste_back(
         local = to_photo.copy()
         local[:, 2] -= (x0, y0)
         region = (x1 - x0, y1 - y0)
-        warped = cv2.warpAffine(new_face.astype(np.float32), local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         template_points = np.asarray(aligned.template.points5, dtype=np.float64) * (face_width / template_width, face_height / template_height)
-        face_mask = feather_mask(face_width, face_height, feather) * face_alpha(new_face, template_points,
-                                                                                key_light_background=key_light_background)
+        colours, alpha = keyed_face(new_face, template_points, key_light_background=key_light_background)
+        warped = cv2.warpAffine(colours, local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        face_mask = feather_mask(face_width, face_height, feather) * alpha
         mask = cv2.warpAffine(face_mask, local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         target = result[y0:y1, x0:x1]
         target += mask[:, :, None] * (warped - target)
