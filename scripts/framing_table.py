@@ -23,24 +23,58 @@ import dataclasses
 import json
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from toonbridge.data import load_split
 from toonbridge.eval.photo_sets import SIZE, bitmoji_figures, largest_face_cartoons, style_to_measure
+from toonbridge.faces.landmarks import box_from_five
 from toonbridge.imageio import load_image, resize_image, save_image, write_atomic
+
 UTK_GROUPS = ("kid", "teen", "young", "middle", "elderly")
 
 
-def photo_sets(limit: int) -> dict[str, list]:
-    sets = {"CelebA (training framing)": load_split("celeba2bitmoji/photo", "val").samples[:limit]}
+# How a UTKFace chip frames its face: its margins beyond the 5-point landmark box (``box_from_five``), as fractions
+# of the box (left, right, top, bottom); medians over 150 validation chips, the default detector's points.
+UTK_MARGINS = (0.06, 0.07, 0.15, 0.02)
+UTK_CHIP = 200
+
+
+def cut_like_utkface(photo: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
+    """The photo cut to its face as UTKFace chips are (``UTK_MARGINS``) and resized to their 200 px: the same
+    people as the uncut set, framed the tight way, so that the two sets' difference is the framing's alone."""
+    x0, y0, x1, y1 = box_from_five(landmarks5)
+    width, height = x1 - x0, y1 - y0
+    left, right, top, bottom = UTK_MARGINS
+    size_y, size_x = photo.shape[:2]
+    cut = photo[max(0, round(y0 - top * height)):min(size_y, round(y1 + bottom * height)),
+                max(0, round(x0 - left * width)):min(size_x, round(x1 + right * width))]
+    return resize_image(np.ascontiguousarray(cut), UTK_CHIP)
+
+
+def photo_sets(limit: int) -> dict[str, tuple[list, Callable | None]]:
+    """Each set's photos and how each photo is changed first (None: sent as it is)."""
+    celeba = load_split("celeba2bitmoji/photo", "val").samples
+    sets = {"CelebA (training framing)": (celeba[:limit], None)}
+    # CelebA's validation photos are 72 % women; UTKFace's groups are half men. The same number of each, whole
+    # and cut, separates what the framing costs from what a different mix of people costs.
+    by_gender = [[s for s in celeba if s.labels["gender"] == gender][:limit // 2] for gender in ("female", "male")]
+    balanced = [sample for pair in zip(*by_gender) for sample in pair]
+    sets["CelebA, half men"] = (balanced, None)
+    sets["CelebA, half men, cut like UTKFace chips"] = (balanced, lambda photo, index: cut_like_utkface(photo, balanced[index].landmarks5))
     utkface = load_split("utkface/faces", "val")
     for group in UTK_GROUPS:
-        sets[f"UTKFace {group}"] = utkface.where(f"group={group}").samples[:limit]
-    sets["UTKFace men, young and middle"] = [s for s in utkface.samples if s.labels["gender"] == "male"
-                                            and s.labels["group"] in ("young", "middle")][:limit]
+        sets[f"UTKFace {group}"] = (utkface.where(f"group={group}").samples[:limit], None)
+    sets["UTKFace men, young and middle"] = ([s for s in utkface.samples if s.labels["gender"] == "male"
+                                             and s.labels["group"] in ("young", "middle")][:limit], None)
+    # UTKFace's people differ from CelebA's in more than framing: most CelebA faces are white, half of UTKFace's
+    # are not. Its 18-59 faces split by the set's own race label show what that difference costs.
+    adults = [s for s in utkface.samples if s.labels["group"] in ("young", "middle")]
+    sets["UTKFace 18-59, white"] = ([s for s in adults if s.labels["race"] == "white"][:limit], None)
+    sets["UTKFace 18-59, not white"] = ([s for s in adults if s.labels["race"] != "white"][:limit], None)
     # Casual photos: HELEN test (whole photos, any framing and light, the largest face; no gender labels).
-    sets["HELEN test (casual photos)"] = load_split("helen_test/images", "train", val_fraction=0.0).samples[:limit]
+    sets["HELEN test (casual photos)"] = (load_split("helen_test/images", "train", val_fraction=0.0).samples[:limit], None)
     return sets
 
 
@@ -65,17 +99,18 @@ def main() -> None:
             style.info = dataclasses.replace(style.info, backdrop=args.backdrop)
         group = args.group if style.groups else None
         table, grid_rows = {}, []
-        for name, samples in photo_sets(args.limit).items():
+        for name, (samples, change) in photo_sets(args.limit).items():
             if args.sets and not any(word.lower() in name.lower() for word in args.sets):
                 continue
-            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group)
+            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group, change)
             row = bitmoji_figures(outputs, genders, len(samples), missed)
             if group:
                 row["routed"] = {branch: routed.count(branch) for branch in sorted(set(routed))}
             table[name] = row
             print(name, json.dumps(row), flush=True)
-            grid_rows.append(np.concatenate([np.concatenate([resize_image(load_image(s.path), SIZE), o], axis=1)
-                                             for s, o in zip(samples[:4], outputs[:4])], axis=1))
+            shown = [load_image(s.path) if change is None else change(load_image(s.path), i) for i, s in enumerate(samples[:4])]
+            grid_rows.append(np.concatenate([np.concatenate([resize_image(p, SIZE), o], axis=1)
+                                             for p, o in zip(shown, outputs[:4])], axis=1))
     result = {"style": args.style, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "group": group, "table": table}
     if args.json:
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
