@@ -9,7 +9,9 @@ On the first ``--limit`` validation photos of celeba2bitmoji/photo (aligned 128-
   faces (a cartoon in which dlib finds no face counts as not kept);
 - **landmark NME**: the bitmoji photo landmark regressor on the cartoon against the photo's labelled 5 points;
 - **KID×100** of the cartoons against each cartoon set's validation faces at 128 px (anime and avataaars reframed
-  to the bitmoji template, as the styles trained on them), next to "do nothing" (the photos themselves);
+  to the bitmoji template, the anime faces from where they really sit, ``anime-cartoon``: since 2026-12-06; before,
+  from the selfies' template, which left them three quarters of a photo face's size), next to "do nothing" (the
+  photos themselves);
 - **men kept**: UTKFace young and middle-aged men (aligned), judged by the gender probe on our face network's
   descriptor (``classifiers/gender_probe``, the bitmoji-groups router: it calls 97 % of UTKFace men 18-35 men,
   where the small CNN photo classifier, trained on CelebA crops, calls 27.5 % of these photos male), also by that
@@ -33,7 +35,7 @@ import torch
 
 from toonbridge.api import load
 from toonbridge.data import image_to_tensor, load_split
-from toonbridge.data.aligned import aligned_domain
+from toonbridge.data.aligned import aligned_domain, load_aligned
 from toonbridge.eval.attributes import classify
 from toonbridge.eval.distribution import kid
 from toonbridge.eval.identity import SAME_PERSON_DISTANCE, identity_distances
@@ -48,6 +50,8 @@ WEIGHTS = ROOT / "src" / "toonbridge" / "weights"
 PEER = ROOT.parent / "shared" / "peers" / "whitebox" / "whitebox_cartoon_gan_dr.tflite"
 SIZE = 128
 CARTOON_SETS = {"bitmoji": "celeba2bitmoji/cartoon", "anime": "selfie2anime/anime", "avataaars": "dicebear/avataaars"}
+# Where a set's faces really sit when not on its registered template (configs/whitebox-anime-framed.yaml says why).
+FRAMED = {"anime": "anime-cartoon"}
 
 
 class Peer:
@@ -80,9 +84,7 @@ class Peer:
 def cartoon_references(limit: int) -> dict[str, np.ndarray]:
     found = {}
     for name, spec in CARTOON_SETS.items():
-        domain = load_split(spec, "val")
-        if domain.template != "bitmoji":
-            domain = aligned_domain(domain, "bitmoji")
+        domain = load_aligned(spec, "val", "bitmoji", framed=FRAMED.get(name))
         found[name] = cached_path_features([s.path for s in domain.samples[:limit]], resize_to=SIZE)
     return found
 

@@ -209,6 +209,35 @@ def test_a_domain_on_a_known_template_is_reframed_not_searched(tmp_path, monkeyp
     np.testing.assert_allclose(moved.samples[0].landmarks5, get_template("bitmoji").points5)
 
 
+def test_a_set_read_on_another_template_is_reframed_from_there_and_cached_apart(tmp_path, monkeypatch):
+    """selfie2anime's anime faces sit looser than its selfies (``anime-cartoon``): reframed by the selfies' template
+    they came out three quarters of a photo face's size. A set read on another template is moved from that one, and
+    its cache is not the one of the same set on its own template."""
+    from toonbridge.data.aligned import aligned_domain
+    from toonbridge.data.domains import Domain
+    from toonbridge.data.manifest import Sample
+    from toonbridge.faces import get_template
+    from toonbridge.train.config import ConfigError, UnpairedData
+
+    monkeypatch.setenv("TOONBRIDGE_CACHE", str(tmp_path / "cache"))
+    image = np.full((256, 256, 3), 200, np.uint8)
+    for x, y in get_template("anime-cartoon").points5:  # dots where an anime face's 5 points really are
+        image[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4] = 0
+    (tmp_path / "src").mkdir()
+    save_image(image, tmp_path / "src" / "a.png")
+    bitmoji_points = get_template("bitmoji").points5
+
+    def dots_on_bitmoji_points(template: str) -> bool:
+        moved = aligned_domain(Domain([Sample(tmp_path / "src" / "a.png", "a.png")], "toy", 256, template), "bitmoji")
+        out = load_image(moved.samples[0].path)
+        return all(out[int(round(y)), int(round(x))].mean() < 100 for x, y in bitmoji_points)
+
+    assert not dots_on_bitmoji_points("anime")  # the registered template misplaces them
+    assert dots_on_bitmoji_points("anime-cartoon")  # not the first call's cached images
+    with pytest.raises(ConfigError, match="framed_b"):
+        UnpairedData(domain_b="selfie2anime/anime", align_b="bitmoji", framed_b="no-such-template")
+
+
 def test_dicebear_avatars_render_once_with_their_labels(tmp_path, monkeypatch):
     from toonbridge.data.procedural import dicebear_domain
 

@@ -99,6 +99,19 @@ def test_a_face_that_fills_the_frame_is_found(needs_blazeface, sample_rgb, sampl
     assert face.detector == "blazeface"
 
 
+def test_the_strongest_faces_keypoints_sit_on_its_eyes_nose_and_mouth(needs_blazeface, sample_rgb, sample_face):
+    """Used to measure where a set's faces sit (the ``anime-cartoon`` template, scripts/measure_templates.py)."""
+    from toonbridge.faces.blazeface import blazeface
+
+    tall = np.ascontiguousarray(sample_rgb[:, 60:420])  # not square: the model's input is padded to one
+    points, score = blazeface().strongest_keypoints(tall)
+    five = sample_face.landmarks5 - (60, 0)  # eyes (image-left first), nose, mouth corners, from the 68 landmarks
+    truth = np.stack([five[0], five[1], five[2], five[3:].mean(axis=0)])
+    eye_distance = np.linalg.norm(five[1] - five[0])
+    assert score > 0.5 and points.shape == (6, 2)
+    assert np.linalg.norm(points[:4] - truth, axis=1).max() < 0.25 * eye_distance  # measured: 0.04-0.19
+
+
 def test_thorough_finds_at_least_what_auto_finds(needs_blazeface, sample_rgb, sample_face):
     scene, _ = _scene(sample_rgb, sample_face, 26)
     auto, thorough = detect(scene), detect(scene, "thorough")

@@ -33,7 +33,10 @@ def aligned_domain(domain: Domain, template: str, *, cache_dir: str | Path | Non
     if domain.template == template:
         return domain
     root = Path(os.path.commonpath([sample.path.parent for sample in domain.samples]))
-    folder = Path(cache_dir) if cache_dir is not None else cache_root() / "aligned" / _folder_name(domain.name, template)
+    # A reframed set's folder names the template its faces are moved from too: a set may be read on another
+    # template than its registered one (``load_aligned``'s ``framed``).
+    moved_to = template if domain.template is None else f"{domain.template}-to-{template}"
+    folder = Path(cache_dir) if cache_dir is not None else cache_root() / "aligned" / _folder_name(domain.name, moved_to)
     if domain.template is not None:
         return _reframed_domain(domain, template, root, folder)
     # dlib, as every recorded recipe's data was aligned with (docs/models.md); BlazeFace came later ([in-the-wild]).
@@ -46,6 +49,19 @@ def aligned_domain(domain: Domain, template: str, *, cache_dir: str | Path | Non
         if found is not None:
             samples.append(Sample(found.path, sample.name, dict(sample.labels), found.landmarks5))
     return Domain(samples, f"{domain.name}@{template}", max(get_template(template).size), template)
+
+
+def load_aligned(spec: str, split: str, template: str | None, *, filters: list[str] | tuple = (),
+                 framed: str | None = None) -> Domain:
+    """A named set's split aligned (or reframed) to ``template`` (None: as stored). ``framed`` names the template
+    its faces really sit on where the set's registered one is wrong for them (``anime-cartoon`` for
+    selfie2anime's anime faces, which sit looser in their crops than its selfies)."""
+    from toonbridge.data import load_split
+
+    domain = load_split(spec, split, list(filters))
+    if framed:
+        domain.template = get_template(framed).name  # an unknown name fails here, before any work
+    return aligned_domain(domain, template) if template else domain
 
 
 def _folder_name(domain_name: str, template: str) -> str:

@@ -84,6 +84,25 @@ class BlazeFace:
 
     def __call__(self, rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (x0, y0, x1, y1 in ``rgb``'s pixels) and scores of every anchor above ``threshold``."""
+        raw, scores, side, offset = self._run(rgb)
+        keep = scores > threshold
+        raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
+        centres = raw[:, :2] / INPUT_SIZE + anchors
+        sizes = raw[:, 2:4] / INPUT_SIZE
+        boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) * side - np.tile(offset, 2)
+        return boxes, scores
+
+    def strongest_keypoints(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """The 6 keypoints (eyes, the one on the image's left first, nose tip, mouth centre, ears; pixels of ``rgb``) of the highest-scoring
+        anchor, and its score: where a face sits in an image known to hold one (e.g. a set's framing)."""
+        raw, scores, side, offset = self._run(rgb)
+        best = int(np.argmax(scores))
+        points = raw[best, 4:16].reshape(6, 2) / INPUT_SIZE + self.anchors[best]
+        return points * side - offset, float(scores[best])
+
+    def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """The raw regressions and scores of every anchor, for ``rgb`` padded to a square of ``side`` pixels whose
+        top-left lies at ``-offset`` in ``rgb``."""
         height, width = rgb.shape[:2]
         side = max(height, width)
         left, top = (side - width) // 2, (side - height) // 2
@@ -96,12 +115,7 @@ class BlazeFace:
             raw = self.interpreter.get_tensor(self.box_index)[0]
             logits = self.interpreter.get_tensor(self.score_index)[0, :, 0]
         scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))
-        keep = scores > threshold
-        raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
-        centres = raw[:, :2] / INPUT_SIZE + anchors
-        sizes = raw[:, 2:4] / INPUT_SIZE
-        boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) * side - (left, top, left, top)
-        return boxes, scores
+        return raw, scores, side, np.array([left, top], np.float64)
 
 
 @cache

@@ -89,13 +89,16 @@ class SupervisedData:
 _EXTRA_KEYS = {"domain", "filters", "align", "labels", "limit"}
 
 
-def _load_with_extras(spec: str, split: str, filters: list[str], align: str | None, extras: list[dict], where: str):
-    """One domain plus ``extras``, each {domain, filters, align, labels, limit}: its first ``limit`` samples of
-    ``split`` (all without a limit), with ``labels`` added to each."""
+def _load_with_extras(spec: str, split: str, filters: list[str], align: str | None, extras: list[dict], where: str,
+                      framed: str | None = None):
+    """One domain (its faces on template ``framed`` if given, not the set's registered one) plus ``extras``, each
+    {domain, filters, align, labels, limit}: its first ``limit`` samples of ``split`` (all without a limit), with
+    ``labels`` added to each."""
     from toonbridge.data import Domain
+    from toonbridge.data.aligned import load_aligned
     from toonbridge.data.manifest import Sample
 
-    parts = [_load_part(spec, split, filters, align)]
+    parts = [load_aligned(spec, split, align, filters=filters, framed=framed)]
     for extra in extras:
         unknown = set(extra) - _EXTRA_KEYS
         if unknown or "domain" not in extra:
@@ -103,21 +106,13 @@ def _load_with_extras(spec: str, split: str, filters: list[str], align: str | No
         limit = extra.get("limit")
         if limit is not None and (type(limit) is not int or limit < 1):
             raise ConfigError(f"{where}: limit must be a whole number of at least 1, not {limit!r}")
-        part = _load_part(extra["domain"], split, extra.get("filters", []), extra.get("align"))
+        part = load_aligned(extra["domain"], split, extra.get("align"), filters=extra.get("filters", []))
         samples = part.samples[:limit] if limit is not None else part.samples
         parts.append(Domain([Sample(s.path, s.name, {**s.labels, **extra.get("labels", {})}, s.landmarks5) for s in samples],
                             part.name, part.image_size, part.template))
     if len(parts) == 1:
         return parts[0]
     return Domain([s for part in parts for s in part], " + ".join(part.name for part in parts), parts[0].image_size, parts[0].template)
-
-
-def _load_part(spec: str, split: str, filters: list[str], align: str | None):
-    from toonbridge.data import load_split
-    from toonbridge.data.aligned import aligned_domain
-
-    domain = load_split(spec, split, filters)
-    return aligned_domain(domain, align) if align else domain
 
 
 @dataclass
@@ -136,6 +131,9 @@ class UnpairedData:
     filters_b: list[str] = field(default_factory=list)
     align_a: str | None = None
     align_b: str | None = None
+    # The template domain B's faces really sit on, where the set's registered one is wrong for them: selfie2anime's
+    # anime faces sit looser in their crops than its selfies (``anime-cartoon``). Used when align_b reframes them.
+    framed_b: str | None = None
     split_a: str = "train"
     split_b: str = "train"
     # More domains on either side, as in SupervisedData.also (e.g. normally framed photos next to a group's tightly
@@ -152,10 +150,19 @@ class UnpairedData:
     def __post_init__(self):
         _check_photo_augment("data", {"tight_framing_a": self.tight_framing_a, "degrade_a": self.degrade_a}, "tight_framing_padding",
                              self.tight_framing_padding)
+        if self.framed_b is not None:
+            from toonbridge.errors import UnknownName
+            from toonbridge.faces import get_template
+
+            try:
+                get_template(self.framed_b)
+            except UnknownName as error:
+                raise ConfigError(f"data.framed_b: {error}") from None
 
     def domains(self):
         return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a"),
-                _load_with_extras(self.domain_b, self.split_b, self.filters_b, self.align_b, self.also_b, "data.also_b")]
+                _load_with_extras(self.domain_b, self.split_b, self.filters_b, self.align_b, self.also_b, "data.also_b",
+                                  framed=self.framed_b)]
 
     def dataset(self, seed: int):
         from toonbridge.data import AugmentConfig, DomainImages, UnpairedDataset
