@@ -110,6 +110,7 @@ BACKDROP_SOFTNESS = 0.02
 
 
 def soften(backdrop: np.ndarray) -> np.ndarray:
+    """A 0/1 backdrop mask with its edge blurred (float32 in [0, 1]): how much of each pixel is keyed."""
     sigma = max(BACKDROP_SOFTNESS * min(backdrop.shape), 0.5)
     return np.clip(cv2.GaussianBlur(backdrop, (0, 0), sigma), 0.0, 1.0)
 
