@@ -5,7 +5,9 @@
 
 Inputs are *unaligned* photos, as users send them: the UTKFace validation chips (200 px, the face filling the
 frame) per group (kid, teen, young, middle, elderly), HELEN test photos (casual photos: whole scenes, any light),
-and CelebA validation photos (the training framing) as the reference. Each goes through ``translate`` (detect, align with the usual padding, translate; ``--group auto``
+and CelebA validation photos (the training framing) as the reference; to take the UTKFace gap apart, also 100
+women and 100 men of CelebA, whole and cut like UTKFace chips (the framing alone), and UTKFace's 18-59 faces split
+by the set's race label. Each goes through ``translate`` (detect, align with the usual padding, translate; ``--group auto``
 for group styles), and the aligned cartoon is measured: KID×100 against the validation Bitmoji (resized to 128 px)
 and gender kept (the photo's label against our Bitmoji gender classifier). The goal line of the issue: UTKFace men
 (young and middle-aged) kept male ≥ 90 %, and KID of each UTKFace group within 20 % of CelebA's.
@@ -57,8 +59,8 @@ def photo_sets(limit: int) -> dict[str, tuple[list, Callable | None]]:
     """Each set's photos and how each photo is changed first (None: sent as it is)."""
     celeba = load_split("celeba2bitmoji/photo", "val").samples
     sets = {"CelebA (training framing)": (celeba[:limit], None)}
-    # CelebA's validation photos are 72 % women; UTKFace's groups are half men. The same number of each, whole
-    # and cut, separates what the framing costs from what a different mix of people costs.
+    # The first 200 CelebA validation photos are 86 % women, UTKFace's groups half men. The same number of each,
+    # whole and cut, separates what the framing costs from what a different mix of people costs.
     by_gender = [[s for s in celeba if s.labels["gender"] == gender][:limit // 2] for gender in ("female", "male")]
     balanced = [sample for pair in zip(*by_gender) for sample in pair]
     sets["CelebA, half men"] = (balanced, None)

@@ -59,6 +59,7 @@ def median_keypoints(spec: str, limit: int) -> tuple[np.ndarray, int]:
 
 
 def anime_cartoon_template(limit: int) -> Template:
+    """The ``anime`` template moved as selfie2anime's anime faces sit relative to its selfies."""
     from toonbridge.faces import get_template
     from toonbridge.faces.align import apply_transform, similarity_transform
 

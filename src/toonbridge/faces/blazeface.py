@@ -93,8 +93,8 @@ class BlazeFace:
         return boxes, scores
 
     def strongest_keypoints(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        """The 6 keypoints (eyes, the one on the image's left first, nose tip, mouth centre, ears; pixels of ``rgb``) of the highest-scoring
-        anchor, and its score: where a face sits in an image known to hold one (e.g. a set's framing)."""
+        """The 6 keypoints of the highest-scoring anchor (eyes, the one on the image's left first, nose tip, mouth
+        centre, ears; pixels of ``rgb``) and its score: where a face sits in an image known to hold one."""
         raw, scores, side, offset = self._run(rgb)
         best = int(np.argmax(scores))
         points = raw[best, 4:16].reshape(6, 2) / INPUT_SIZE + self.anchors[best]
