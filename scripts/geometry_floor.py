@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from toonbridge.data import load_split
-from toonbridge.data.aligned import aligned_domain
+from toonbridge.data.aligned import load_aligned
 from toonbridge.eval.distribution import kid
 from toonbridge.eval.inception import cached_path_features, features
 from toonbridge.faces.align import apply_transform, similarity_transform
@@ -72,10 +72,7 @@ def cartoon_points(domain_spec: str) -> np.ndarray:
 
 
 def reframed_paths(domain_spec: str, split: str, limit: int) -> list[Path]:
-    domain = load_split(domain_spec, split)
-    if domain.template != "bitmoji":
-        domain = aligned_domain(domain, "bitmoji")
-    return [s.path for s in domain.samples[:limit]]
+    return [s.path for s in load_aligned(domain_spec, split, "bitmoji").samples[:limit]]
 
 
 def main() -> None:
