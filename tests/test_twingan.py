@@ -271,6 +271,21 @@ def test_a_domain_of_its_own_can_be_cut_to_the_face_and_padded_as_its_style_pads
             data_section(config)
 
 
+def test_a_domain_can_be_read_on_the_template_its_faces_really_sit_on(twingan_config):
+    """As UnpairedData.framed_b (selfie2anime's anime faces sit looser than its selfies): the domain is read on
+    that template, the others on their own, and an unknown template is a config error before any loading."""
+    from toonbridge.train.config import ConfigError, MultiDomainData, section
+
+    config = twingan_config("framed")
+    config["data"]["domains"]["anime"]["framed"] = "anime-cartoon"
+    data = section(MultiDomainData, config_from_dict(config).data, "data")
+    assert data.load("anime").template == "anime-cartoon"
+    assert data.load("bitmoji").template != "anime-cartoon"
+    config["data"]["domains"]["anime"]["framed"] = "no-such-template"
+    with pytest.raises(ConfigError, match="data.domains.anime.framed"):
+        section(MultiDomainData, config_from_dict(config).data, "data")
+
+
 def test_two_domains_at_least_are_required(twingan_config):
     from toonbridge.train.config import ConfigError
 

@@ -89,6 +89,19 @@ class SupervisedData:
 _EXTRA_KEYS = {"domain", "filters", "align", "labels", "limit"}
 
 
+def _check_template(where: str, name: str | None) -> None:
+    """A ``framed`` template must exist: fail at config time, not after minutes of loading."""
+    if name is None:
+        return
+    from toonbridge.errors import UnknownName
+    from toonbridge.faces import get_template
+
+    try:
+        get_template(name)
+    except UnknownName as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
 def _load_with_extras(spec: str, split: str, filters: list[str], align: str | None, extras: list[dict], where: str,
                       framed: str | None = None):
     """One domain (its faces on template ``framed`` if given, not the set's registered one) plus ``extras``, each
@@ -150,14 +163,7 @@ class UnpairedData:
     def __post_init__(self):
         _check_photo_augment("data", {"tight_framing_a": self.tight_framing_a, "degrade_a": self.degrade_a}, "tight_framing_padding",
                              self.tight_framing_padding)
-        if self.framed_b is not None:
-            from toonbridge.errors import UnknownName
-            from toonbridge.faces import get_template
-
-            try:
-                get_template(self.framed_b)
-            except UnknownName as error:
-                raise ConfigError(f"data.framed_b: {error}") from None
+        _check_template("data.framed_b", self.framed_b)
 
     def domains(self):
         return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a"),
@@ -174,7 +180,7 @@ class UnpairedData:
         return UnpairedDataset(DomainImages(side_a, self.size, augment_a, seed), DomainImages(side_b, self.size, augment, seed + 1))
 
 
-_DOMAIN_KEYS = {"domain", "filters", "align", "split", "also"}
+_DOMAIN_KEYS = {"domain", "filters", "align", "framed", "split", "also"}
 # [in-the-wild] Per-domain augmentation of a many-domain config, as UnpairedData's *_a keys for the photo side.
 _DOMAIN_AUGMENT_KEYS = {"tight_framing", "tight_framing_padding", "degrade"}
 
@@ -182,8 +188,9 @@ _DOMAIN_AUGMENT_KEYS = {"tight_framing", "tight_framing_padding", "degrade"}
 @dataclass
 class MultiDomainData:
     """The ``data`` section of the one-network-many-domains method (TwinGAN): named domains, each
-    ``{domain, filters, align, split, also}`` as one side of :class:`UnpairedData` (``also`` entries may carry
-    ``labels: {hair: unknown}`` for faces whose hair band holds padding, e.g. UTKFace chips), and optionally that
+    ``{domain, filters, align, framed, split, also}`` as one side of :class:`UnpairedData` (``framed`` as its
+    ``framed_b``; ``also`` entries may carry ``labels: {hair: unknown}`` for faces whose hair band holds padding, e.g.
+    UTKFace chips), and optionally that
     domain's ``tight_framing``, ``tight_framing_padding`` and ``degrade`` (:class:`AugmentConfig`; photos)."""
 
     domains: dict = field(default_factory=dict)
@@ -199,6 +206,7 @@ class MultiDomainData:
                 raise ConfigError(f"data.domains.{name} takes {keys} (domain required)")
             _check_photo_augment(f"data.domains.{name}", {key: spec.get(key, 0.0) for key in ("tight_framing", "degrade")},
                                  "tight_framing_padding", spec.get("tight_framing_padding", "blur"))
+            _check_template(f"data.domains.{name}.framed", spec.get("framed"))
 
     @property
     def names(self) -> list[str]:
@@ -207,7 +215,7 @@ class MultiDomainData:
     def load(self, name: str, split: str | None = None):
         spec = self.domains[name]
         return _load_with_extras(spec["domain"], split or spec.get("split", "train"), spec.get("filters", []), spec.get("align"),
-                                 spec.get("also", []), f"data.domains.{name}.also")
+                                 spec.get("also", []), f"data.domains.{name}.also", framed=spec.get("framed"))
 
     def dataset(self, seed: int):
         from toonbridge.data import AugmentConfig, DomainImages, MultiDomainDataset
