@@ -190,8 +190,8 @@ class MultiDomainData:
     """The ``data`` section of the one-network-many-domains method (TwinGAN): named domains, each
     ``{domain, filters, align, framed, split, also}`` as one side of :class:`UnpairedData` (``framed`` as its
     ``framed_b``; ``also`` entries may carry ``labels: {hair: unknown}`` for faces whose hair band holds padding, e.g.
-    UTKFace chips), and optionally that
-    domain's ``tight_framing``, ``tight_framing_padding`` and ``degrade`` (:class:`AugmentConfig`; photos)."""
+    UTKFace chips), and optionally that domain's ``tight_framing``, ``tight_framing_padding`` and ``degrade``
+    (:class:`AugmentConfig`; photos)."""
 
     domains: dict = field(default_factory=dict)
     size: int = 128
