@@ -281,9 +281,10 @@ def test_a_domain_can_be_read_on_the_template_its_faces_really_sit_on(twingan_co
     data = section(MultiDomainData, config_from_dict(config).data, "data")
     assert data.load("anime").template == "anime-cartoon"
     assert data.load("bitmoji").template != "anime-cartoon"
-    config["data"]["domains"]["anime"]["framed"] = "no-such-template"
-    with pytest.raises(ConfigError, match="data.domains.anime.framed"):
-        section(MultiDomainData, config_from_dict(config).data, "data")
+    for bad in ("no-such-template", ["anime-cartoon"]):
+        config["data"]["domains"]["anime"]["framed"] = bad
+        with pytest.raises(ConfigError, match="data.domains.anime.framed"):
+            section(MultiDomainData, config_from_dict(config).data, "data")
 
 
 def test_two_domains_at_least_are_required(twingan_config):

@@ -93,6 +93,8 @@ def _check_template(where: str, name: str | None) -> None:
     """A ``framed`` template must exist: fail at config time, not after minutes of loading."""
     if name is None:
         return
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: name one template, e.g. anime-cartoon, not {name!r}")
     from toonbridge.errors import UnknownName
     from toonbridge.faces import get_template
 
