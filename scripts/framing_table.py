@@ -7,15 +7,18 @@ Inputs are *unaligned* photos, as users send them: the UTKFace validation chips 
 frame) per group (kid, teen, young, middle, elderly), HELEN test photos (casual photos: whole scenes, any light),
 and CelebA validation photos (the training framing) as the reference; to take the UTKFace gap apart, also 100
 women and 100 men of CelebA, whole and cut like UTKFace chips (the framing alone), and UTKFace's 18-59 faces split
-by the set's race label. Each goes through ``translate`` (detect, align with the usual padding, translate; ``--group auto``
-for group styles), and the aligned cartoon is measured: KID×100 against the validation Bitmoji (resized to 128 px)
-and gender kept (the photo's label against our Bitmoji gender classifier). The goal line of the issue: UTKFace men
-(young and middle-aged) kept male ≥ 90 %, and KID of each UTKFace group within 20 % of CelebA's.
+by the set's race label; for a style trained on other photos (``anime``: selfie2anime's selfies), its own
+validation photos first, as its training framing. Each goes through ``translate`` (detect, align with the usual
+padding, translate; ``--group auto`` for group styles), and the aligned cartoon is measured
+(``toonbridge.eval.photo_sets``): KID×100 against the style's validation cartoons at the size it delivers (the
+Bitmoji at 128 px; the anime faces at 256) and, for Bitmoji, gender kept (the photo's label against our Bitmoji
+gender classifier). The goal line of the issue: UTKFace men (young and middle-aged) kept male ≥ 90 %, and KID of
+each UTKFace group within 20 % of the training framing's.
 
 ``--run`` measures a training run's last checkpoint (exported to a scratch style with the given style's settings)
 instead of the shipped weights; ``--padding`` overrides how the style pads a photo past its edge (style.json's
 ``padding``: ``blur``, ``white`` or ``portrait``), ``--backdrop`` whether the photo's background is keyed to white
-(``photo`` or ``white``).
+(``photo`` or ``white``), ``--references`` the cartoons judged against.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from toonbridge.data import load_split
-from toonbridge.eval.photo_sets import SIZE, bitmoji_figures, largest_face_cartoons, style_to_measure
+from toonbridge.eval.photo_sets import SIZE, cartoon_figures, delivered_size, largest_face_cartoons, reference_set, style_to_measure
 from toonbridge.faces.landmarks import box_from_five
 from toonbridge.imageio import load_image, resize_image, save_image, write_atomic
 
@@ -41,6 +44,7 @@ UTK_GROUPS = ("kid", "teen", "young", "middle", "elderly")
 # of the box (left, right, top, bottom); medians over 150 validation chips, the default detector's points.
 UTK_MARGINS = (0.06, 0.07, 0.15, 0.02)
 UTK_CHIP = 200
+CELEBA = "celeba2bitmoji/photo"
 
 
 def cut_like_utkface(photo: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
@@ -55,10 +59,12 @@ def cut_like_utkface(photo: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
     return resize_image(np.ascontiguousarray(cut), UTK_CHIP)
 
 
-def photo_sets(limit: int) -> dict[str, tuple[list, Callable | None]]:
-    """Each set's photos and how each photo is changed first (None: sent as it is)."""
-    celeba = load_split("celeba2bitmoji/photo", "val").samples
-    sets = {"CelebA (training framing)": (celeba[:limit], None)}
+def photo_sets(limit: int, training_photos: str = CELEBA) -> dict[str, tuple[list, Callable | None]]:
+    """Each set's photos and how each photo is changed first (None: sent as it is). ``training_photos``: the set
+    the style learned from, whose validation photos are the framing it knows."""
+    sets = {} if training_photos == CELEBA else {f"{training_photos} (training framing)": (load_split(training_photos, "val").samples[:limit], None)}
+    celeba = load_split(CELEBA, "val").samples
+    sets["CelebA" + (" (training framing)" if training_photos == CELEBA else "")] = (celeba[:limit], None)
     # The first 200 CelebA validation photos are 86 % women, UTKFace's groups half men. The same number of each,
     # whole and cut, separates what the framing costs from what a different mix of people costs.
     by_gender = [[s for s in celeba if s.labels["gender"] == gender][:limit // 2] for gender in ("female", "male")]
@@ -86,6 +92,8 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="measure this run's last checkpoint instead of the shipped weights")
     parser.add_argument("--padding", choices=["blur", "white", "portrait"], help="pad past the photo's edge this way, not as the style says")
     parser.add_argument("--backdrop", choices=["photo", "white"], help="key the photo's background this way, not as the style says")
+    parser.add_argument("--references", metavar="DOMAIN", help="judge against this set's validation cartoons, not the one the style's "
+                        "evaluation names (Bitmoji without one), e.g. selfie2anime/anime for twingan-anime")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--sets", nargs="+", metavar="WORD", help="only the photo sets whose name holds one of these words (e.g. men CelebA)")
@@ -100,20 +108,21 @@ def main() -> None:
         if args.backdrop:
             style.info = dataclasses.replace(style.info, backdrop=args.backdrop)
         group = args.group if style.groups else None
+        cartoons, size = args.references or reference_set(style), delivered_size(style)
         table, grid_rows = {}, []
-        for name, (samples, change) in photo_sets(args.limit).items():
+        for name, (samples, change) in photo_sets(args.limit, style.info.evaluation.get("photos", CELEBA)).items():
             if args.sets and not any(word.lower() in name.lower() for word in args.sets):
                 continue
-            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group, change)
-            row = bitmoji_figures(outputs, genders, len(samples), missed)
+            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group, change, size)
+            row = cartoon_figures(outputs, genders, len(samples), missed, cartoons, size)
             if group:
                 row["routed"] = {branch: routed.count(branch) for branch in sorted(set(routed))}
             table[name] = row
-            print(name, json.dumps(row), flush=True)
+            print(name, json.dumps(row, ensure_ascii=False), flush=True)
             shown = [load_image(s.path) if change is None else change(load_image(s.path), i) for i, s in enumerate(samples[:4])]
-            grid_rows.append(np.concatenate([np.concatenate([resize_image(p, SIZE), o], axis=1)
+            grid_rows.append(np.concatenate([np.concatenate([resize_image(p, SIZE), resize_image(o, SIZE)], axis=1)
                                              for p, o in zip(shown, outputs[:4])], axis=1))
-    result = {"style": args.style, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "group": group, "table": table}
+    result = {"style": args.style, "references": cartoons, "size": size, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "group": group, "table": table}
     if args.json:
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
     if args.grid:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from toonbridge.data import load_split
-from toonbridge.eval.photo_sets import bitmoji_figures, largest_face_cartoons, style_to_measure
+from toonbridge.eval.photo_sets import cartoon_figures, largest_face_cartoons, style_to_measure
 from toonbridge.imageio import write_atomic
 
 DIM = 0.35
@@ -53,7 +53,7 @@ def main() -> None:
             for light, noise in LIGHTS.items():
                 change = None if noise is None else (lambda photo, index, noise=noise: dimmed(photo, index, noise))
                 outputs, genders, _, missed = largest_face_cartoons(style, samples, change=change)
-                table[f"{set_name}, {light}"] = row = bitmoji_figures(outputs, genders, len(samples), missed)
+                table[f"{set_name}, {light}"] = row = cartoon_figures(outputs, genders, len(samples), missed)
                 print(f"{set_name}, {light}", json.dumps(row, ensure_ascii=False), flush=True)
     if args.json:
         result = {"style": args.style, "run": str(args.run) if args.run else None, "brighten_dim_photos": style.brighten_dim_photos, "table": table}

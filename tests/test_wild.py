@@ -368,6 +368,37 @@ def test_degrade_damages_a_photo_and_the_photo_side_alone_gets_it(shared_data):
     assert dataset.domain_b.augment_config.tight_framing == 0 and dataset.domain_b.augment_config.degrade == 0
 
 
+def test_tight_framing_needs_each_photos_face_points_and_detect_a_gives_them(tmp_path, monkeypatch, sample_rgb):
+    """A set registered on a template without points of its own (selfie2anime's selfies) would stay uncut without a
+    word: that is a config error naming the remedy, and ``detect_a`` aligns its photos anew, each by its own points."""
+    from toonbridge.data.domains import NAMED_DOMAINS, DomainSpec
+    from toonbridge.faces import get_template
+    from toonbridge.imageio import save_image
+    from toonbridge.train.config import ConfigError, UnpairedData, section
+
+    folder = tmp_path / "data" / "selfies"
+    folder.mkdir(parents=True)
+    for index in range(4):
+        save_image(sample_rgb, folder / f"{index}.png")
+    monkeypatch.setitem(NAMED_DOMAINS, "test/selfies", DomainSpec("selfies", 256, "anime", "faces roughly on anime"))
+    monkeypatch.setenv("TOONBRIDGE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("TOONBRIDGE_CACHE", str(tmp_path / "cache"))
+    sides = {"domain_a": "test/selfies", "domain_b": "test/selfies", "split_a": "all", "split_b": "all", "tight_framing_a": 0.3}
+
+    with pytest.raises(ConfigError, match="tight_framing_a: 4 of 4 photos .* no face points.*detect_a"):
+        section(UnpairedData, {**sides, "align_a": "anime"}, "data").dataset(seed=0)
+    with pytest.raises(ConfigError, match="detect_a needs data.align_a"):
+        section(UnpairedData, {"detect_a": True}, "data")
+    data = section(UnpairedData, {**sides, "align_a": "anime", "detect_a": True}, "data")
+    photos = data.domains()[0]
+    template = get_template("anime")
+    assert len(photos.samples) == 4 and photos.template == "anime"
+    for sample in photos.samples:  # the face's own points, found by the detector, aligned near the template's
+        assert np.abs(sample.landmarks5 - template.points5).max() < 0.15 * template.eye_distance
+        assert not np.allclose(sample.landmarks5, template.points5, atol=0.5)
+    assert data.dataset(seed=0).domain_a.augment_config.tight_framing == 0.3
+
+
 # ------------------------------------------------------------------------------------------- framing-proof router
 
 

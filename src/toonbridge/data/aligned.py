@@ -52,15 +52,19 @@ def aligned_domain(domain: Domain, template: str, *, cache_dir: str | Path | Non
 
 
 def load_aligned(spec: str, split: str, template: str | None, *, filters: list[str] | tuple = (),
-                 framed: str | None = None) -> Domain:
+                 framed: str | None = None, detect: bool = False) -> Domain:
     """A named set's split aligned (or reframed) to ``template`` (None: as stored). ``framed`` names the template
     its faces really sit on where the set's registered one is wrong for them (``anime-cartoon`` for
-    selfie2anime's anime faces, which sit looser in their crops than its selfies)."""
+    selfie2anime's anime faces, which sit looser in their crops than its selfies). ``detect``: a set of photos
+    is detected and aligned even where it is registered on a template, which gives each face its own 5 points
+    (selfie2anime's selfies sit on the ``anime`` template only roughly and carry no points)."""
     from toonbridge.data import load_split
 
     domain = load_split(spec, split, list(filters))
     if framed:
         domain.template = get_template(framed).name  # an unknown name fails here, before any work
+    if detect:
+        domain.template = None
     return aligned_domain(domain, template) if template else domain
 
 

@@ -105,15 +105,15 @@ def _check_template(where: str, name: str | None) -> None:
 
 
 def _load_with_extras(spec: str, split: str, filters: list[str], align: str | None, extras: list[dict], where: str,
-                      framed: str | None = None):
-    """One domain (its faces on template ``framed`` if given, not the set's registered one) plus ``extras``, each
-    {domain, filters, align, labels, limit}: its first ``limit`` samples of ``split`` (all without a limit), with
-    ``labels`` added to each."""
+                      framed: str | None = None, detect: bool = False):
+    """One domain (its faces on template ``framed`` if given, not the set's registered one; detected and aligned
+    anew with ``detect``) plus ``extras``, each {domain, filters, align, labels, limit}: its first ``limit``
+    samples of ``split`` (all without a limit), with ``labels`` added to each."""
     from toonbridge.data import Domain
     from toonbridge.data.aligned import load_aligned
     from toonbridge.data.manifest import Sample
 
-    parts = [load_aligned(spec, split, align, filters=filters, framed=framed)]
+    parts = [load_aligned(spec, split, align, filters=filters, framed=framed, detect=detect)]
     for extra in extras:
         unknown = set(extra) - _EXTRA_KEYS
         if unknown or "domain" not in extra:
@@ -146,6 +146,9 @@ class UnpairedData:
     filters_b: list[str] = field(default_factory=list)
     align_a: str | None = None
     align_b: str | None = None
+    # Detect and align domain A's photos to align_a even where the set is registered on that template: each face
+    # gets its own 5 points, which tight framing cuts by (selfie2anime's selfies sit on `anime` only roughly).
+    detect_a: bool = False
     # The template domain B's faces really sit on, where the set's registered one is wrong for them: selfie2anime's
     # anime faces sit looser in their crops than its selfies (``anime-cartoon``). Used when align_b reframes them.
     framed_b: str | None = None
@@ -166,9 +169,12 @@ class UnpairedData:
         _check_photo_augment("data", {"tight_framing_a": self.tight_framing_a, "degrade_a": self.degrade_a}, "tight_framing_padding",
                              self.tight_framing_padding)
         _check_template("data.framed_b", self.framed_b)
+        if self.detect_a and not self.align_a:
+            raise ConfigError("data.detect_a needs data.align_a: the template to align the detected faces to")
 
     def domains(self):
-        return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a"),
+        return [_load_with_extras(self.domain_a, self.split_a, self.filters_a, self.align_a, self.also_a, "data.also_a",
+                                  detect=self.detect_a),
                 _load_with_extras(self.domain_b, self.split_b, self.filters_b, self.align_b, self.also_b, "data.also_b",
                                   framed=self.framed_b)]
 
@@ -176,10 +182,19 @@ class UnpairedData:
         from toonbridge.data import AugmentConfig, DomainImages, UnpairedDataset
 
         side_a, side_b = self.domains()
+        _check_points_to_cut_by(side_a, self.tight_framing_a, "data.tight_framing_a", "set data.align_a and data.detect_a")
         augment = AugmentConfig(**self.augment)
         augment_a = dataclasses.replace(augment, tight_framing=self.tight_framing_a, tight_framing_padding=self.tight_framing_padding,
                                         degrade=self.degrade_a)
         return UnpairedDataset(DomainImages(side_a, self.size, augment_a, seed), DomainImages(side_b, self.size, augment, seed + 1))
+
+
+def _check_points_to_cut_by(domain, tight_framing: float, where: str, remedy: str) -> None:
+    """Tight framing cuts a photo by its face's 5 points: photos without them would silently stay uncut."""
+    missing = sum(sample.landmarks5 is None for sample in domain.samples)
+    if tight_framing and missing:
+        raise ConfigError(f"{where}: {missing} of {len(domain.samples)} photos of {domain.name} have no face points to cut "
+                          f"them by; {remedy}")
 
 
 _DOMAIN_KEYS = {"domain", "filters", "align", "framed", "split", "also"}
@@ -223,8 +238,12 @@ class MultiDomainData:
         from toonbridge.data import AugmentConfig, DomainImages, MultiDomainDataset
 
         augment = AugmentConfig(**self.augment)
-        return MultiDomainDataset({name: DomainImages(self.load(name), self.size, self._augment_of(name, augment), seed + k)
-                                   for k, name in enumerate(self.names)})
+        images = {}
+        for k, name in enumerate(self.names):
+            domain, own = self.load(name), self._augment_of(name, augment)
+            _check_points_to_cut_by(domain, own.tight_framing, f"data.domains.{name}.tight_framing", "align them to a template (align)")
+            images[name] = DomainImages(domain, self.size, own, seed + k)
+        return MultiDomainDataset(images)
 
     def _augment_of(self, name: str, shared: AugmentConfig) -> AugmentConfig:
         own = {key: value for key, value in self.domains[name].items() if key in _DOMAIN_AUGMENT_KEYS}
