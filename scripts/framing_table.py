@@ -33,6 +33,7 @@ from typing import Callable
 import numpy as np
 
 from toonbridge.data import load_split
+from toonbridge.data.domains import NAMED_DOMAINS
 from toonbridge.eval.photo_sets import SIZE, cartoon_figures, delivered_size, largest_face_cartoons, reference_set, style_to_measure
 from toonbridge.faces.landmarks import box_from_five
 from toonbridge.imageio import load_image, resize_image, save_image, write_atomic
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="measure this run's last checkpoint instead of the shipped weights")
     parser.add_argument("--padding", choices=["blur", "white", "portrait"], help="pad past the photo's edge this way, not as the style says")
     parser.add_argument("--backdrop", choices=["photo", "white"], help="key the photo's background this way, not as the style says")
-    parser.add_argument("--references", metavar="DOMAIN", help="judge against this set's validation cartoons, not the one the style's "
+    parser.add_argument("--references", choices=sorted(NAMED_DOMAINS), metavar="DOMAIN", help="judge against this set's validation cartoons, not the one the style's "
                         "evaluation names (Bitmoji without one), e.g. selfie2anime/anime for twingan-anime")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
