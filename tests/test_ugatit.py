@@ -15,8 +15,8 @@ from toonbridge.train.export import export_run
 TINY_MODEL = {"ngf": 4, "n_blocks": 1, "n_hourglass": 1, "ndf": 4, "global_layers": 4, "local_layers": 3}
 
 
-def _ugatit(tiny_config, run: str, **overrides) -> dict:
-    raw = tiny_config(run, **overrides)
+def _ugatit(make_config, run: str, **overrides) -> dict:
+    raw = make_config(run, **overrides)
     raw.update(method="ugatit", model=dict(TINY_MODEL))
     raw.pop("loss")
     return raw

@@ -83,7 +83,7 @@ def shutdown(finished: bool) -> None:
     if dist.is_initialized():
         # Collect the run's cyclic garbage while the group is alive, not in the interpreter's teardown after it
         # (which object in it trips gloo is not pinned down): without this, a process aborted at exit with no Python
-        # frame in 5 of 71 two-process runs of the test's regressor recipe; with it, 0 of 60 (2026-12-07).
+        # frame in 5 of 71 two-process runs of the test's regressor recipe; with it, 0 of 120 (2026-12-07).
         gc.collect()
         if finished:
             dist.barrier()
