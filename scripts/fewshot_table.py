@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", help=f"only these held-out sets ({', '.join(SET_NAMES)})")
     parser.add_argument("--setups", nargs="+", help="only the set-ups whose names contain one of these, e.g. '(4)'")
     parser.add_argument("--json", type=Path, help="write every number here (merged into the file when it exists)")
-    parser.add_argument("--grid", type=Path, help="write a PNG: input | each set-up (all of them), 3 faces per set")
+    parser.add_argument("--grid", type=Path, help="write a PNG: input | each set-up measured (not 'auto'), 3 faces per set")
     args = parser.parse_args()
 
     unknown = sorted(set(args.sets or []) - set(SET_NAMES))
@@ -194,7 +194,7 @@ def main() -> None:
             print(f"{setup} …", flush=True)
             table[setup] = {name: measure(translators[setup](data["images"]), data, classifier) for name, data in sets.items()}
         if args.grid:
-            write_grid(args.grid, sets, translators)
+            write_grid(args.grid, sets, {name: translators[name] for name in chosen})
     found = {"table": table, "routing": routing_accuracy(args.groups_style, sets),
              "counts": {name: len(data["images"]) for name, data in sets.items()}}
     result = merged(args.json, found) if args.json else found
