@@ -420,7 +420,7 @@ REPO_CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", REPO_CONFIGS, ids=lambda path: path.name)
-def test_every_config_in_the_repository_loads_and_validates(path):
+def test_every_config_in_the_repository_loads(path):
     """A recipe recorded in docs/models.md must still load, or nobody can rerun it: its chain of bases exists and its
     top-level keys are known. (The data/model/loss/optim sections are checked by the method when a run starts.)"""
     assert load_config(path).run_dir
