@@ -20,6 +20,7 @@ from conftest import write_synthetic_domain
 from toonbridge.models import build, save_network
 from toonbridge.train import config_from_dict, train
 from toonbridge.train.checkpoint import latest_checkpoint
+from toonbridge.train.method import method_class
 
 SIZE = 32
 
@@ -88,6 +89,21 @@ def _assert_same(a: dict, b: dict, noise: set[str]) -> None:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6, msg=key)
 
 
+def _assert_same_up_to_summation_order(a: dict, b: dict, noise: set[str], config: dict) -> None:
+    """One batch of 2b and two batches of b sum their gradients in another order, and Adam's first steps magnify
+    that float noise in a few elements of the tensors whose gradients are small (up to 2.5e-5 on a 2-core AMD EPYC,
+    2026-12-07, where an element-wise rtol of 1e-4 failed). So each tensor's error is measured as a whole, in the
+    units Adam moves weights by: its root mean square must stay under 1 % of the learning rate times the steps
+    (measured: at most 0.5 % on that machine; a single process with batch b instead of 2b misses by 27 %)."""
+    assert a.keys() == b.keys()
+    compared = [key for key in a if key not in noise]
+    assert len(compared) > 0.6 * len(a)
+    reach = method_class(config["method"]).parse_sections(config_from_dict({**config, "run_dir": "unused"}))["optim"].lr * config["steps"]
+    for key in compared:
+        error = float((a[key].double() - b[key].double()).square().mean().sqrt()) / reach
+        assert error < 0.01, f"{key}: the error is {error:.1%} of the learning rate times the steps"
+
+
 @pytest.mark.parametrize("recipe", ["cyclegan", "regressor"])
 def test_two_processes_with_batch_b_train_what_one_process_with_batch_2b_trains(recipes, recipe):
     root, configs = recipes
@@ -96,7 +112,8 @@ def test_two_processes_with_batch_b_train_what_one_process_with_batch_2b_trains(
     assert alone.step == 4
     result = _torchrun({**config, "run_dir": str(root / f"{recipe}-two"), "batch_size": 2}, root / f"{recipe}.yaml", 2)
     assert "stopped at step 4" in result.stderr and result.stderr.count("stopped at step") == 1  # rank 0 alone speaks
-    _assert_same(_weights(root / f"{recipe}-two"), _weights(root / f"{recipe}-alone"), _noise_only(config, root / f"{recipe}-alone"))
+    _assert_same_up_to_summation_order(_weights(root / f"{recipe}-two"), _weights(root / f"{recipe}-alone"),
+                                       _noise_only(config, root / f"{recipe}-alone"), config)
     # Only rank 0 writes: one checkpoint folder per saved step, one log.
     assert [p.name for p in sorted((root / f"{recipe}-two" / "checkpoints").iterdir())] == ["step-00000002", "step-00000004"]
     state = latest_checkpoint(root / f"{recipe}-two").state

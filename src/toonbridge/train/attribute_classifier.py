@@ -48,7 +48,8 @@ class LabelledImages(DomainImages):
 
 @register_method("attribute_classifier")
 class AttributeClassifierTraining(SupervisedTraining):
-    role, builder, data_section, model_section = "classifier", "attribute_classifier", ClassifierData, ClassifierModel
+    role, builder = "classifier", "attribute_classifier"
+    sections = {**SupervisedTraining.sections, "data": ClassifierData, "model": ClassifierModel}
 
     def network_options(self) -> dict:
         return {"classes": self.data_config.classes, "width": self.model_config.width, "input_size": self.data_config.size,

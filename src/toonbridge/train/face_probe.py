@@ -21,7 +21,8 @@ class ProbeModel:
 
 @register_method("face_attribute_probe")
 class FaceProbeTraining(AttributeClassifierTraining):
-    role, builder, model_section = "classifier", "face_attribute_probe", ProbeModel
+    role, builder = "classifier", "face_attribute_probe"
+    sections = {**AttributeClassifierTraining.sections, "model": ProbeModel}
 
     def __init__(self, config, device: torch.device):
         super().__init__(config, device)

@@ -21,7 +21,7 @@ import torch
 
 from toonbridge.errors import ToonbridgeError
 from toonbridge.train.checkpoint import latest_checkpoint
-from toonbridge.train.config import TrainConfig
+from toonbridge.train.config import ConfigError, TrainConfig
 from toonbridge.train.landmark_cyclegan import CycleModel, LandmarkCycleGANTraining
 from toonbridge.train.method import register_method
 
@@ -39,7 +39,12 @@ class FewShotModel(CycleModel):
 @register_method("fewshot_branch")
 class FewShotBranchTraining(LandmarkCycleGANTraining):
     generator_name = "branched_resnet_generator"
-    model_section = FewShotModel
+    sections = {**LandmarkCycleGANTraining.sections, "model": FewShotModel}
+
+    @classmethod
+    def check_sections(cls, model: FewShotModel, **_) -> None:
+        if model.train not in ("branch", "all"):
+            raise ConfigError(f"model.train must be 'branch' or 'all', not {model.train!r}")
 
     @staticmethod
     def generator_options_for(m: FewShotModel) -> dict:
@@ -48,8 +53,6 @@ class FewShotBranchTraining(LandmarkCycleGANTraining):
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
         m: FewShotModel = self.model_config
-        if m.train not in ("branch", "all"):
-            raise ValueError(f"model.train must be 'branch' or 'all', not {m.train!r}")
         if m.base:
             self._start_from_base(m.base)
         trainable = [*self.to_cartoon.parameters(), *self.to_photo.parameters()]

@@ -24,7 +24,7 @@ from toonbridge.losses import l1_loss, landmark_consistency_loss, lsgan_discrimi
 from toonbridge.models import build, load_network
 from toonbridge.models.face_parts import PARTS, crop_parts
 from toonbridge.models.landmark_regressor import to_fractions, to_pixels
-from toonbridge.train.config import TrainConfig, UnpairedData, section
+from toonbridge.train.config import TrainConfig, UnpairedData
 from toonbridge.train.distributed import all_gather_batch, local_part
 from toonbridge.train.method import register_method
 from toonbridge.train.unpaired import UnpairedTranslation
@@ -112,7 +112,7 @@ class ImagePool:
 @register_method("landmark_cyclegan")
 class LandmarkCycleGANTraining(UnpairedTranslation):
     generator_name = "resnet_generator"
-    model_section = CycleModel  # subclasses extend the model options
+    sections = {"data": UnpairedData, "model": CycleModel, "loss": CycleLoss, "optim": CycleOptim}  # subclasses extend the model options
 
     @staticmethod
     def generator_options_for(m: CycleModel) -> dict:
@@ -120,10 +120,7 @@ class LandmarkCycleGANTraining(UnpairedTranslation):
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(UnpairedData, config.data, "data")
-        self.model_config = m = section(self.model_section, config.model, "model")
-        self.loss_config = section(CycleLoss, config.loss, "loss")
-        self.optim_config = section(CycleOptim, config.optim, "optim")
+        m = self.model_config
         self.generator_options = self.generator_options_for(m)
         self.to_cartoon = build(self.generator_name, **self.generator_options).to(device)
         self.to_photo = build(self.generator_name, **self.generator_options).to(device)

@@ -20,7 +20,8 @@ class RegressorModel:
 
 @register_method("landmark_regressor")
 class LandmarkRegressorTraining(SupervisedTraining):
-    role, builder, model_section = "regressor", "landmark_regressor", RegressorModel
+    role, builder = "regressor", "landmark_regressor"
+    sections = {**SupervisedTraining.sections, "model": RegressorModel}
 
     def network_options(self) -> dict:
         return {"width": self.model_config.width, "input_size": self.data_config.size}

@@ -25,13 +25,23 @@ def register_method(name: str):
     return decorate
 
 
-def build_method(config: TrainConfig, device: torch.device) -> "TrainingMethod":
+def method_class(name: str) -> type["TrainingMethod"]:
     # Importing the modules registers the built-in methods.
     from toonbridge.train import attribute_classifier, face_probe, fewshot, landmark_cyclegan, landmark_regressor, psp, stylegan, twingan, ugatit, whitebox  # noqa: F401
 
-    if config.method not in _METHODS:
-        raise UnknownName(f"unknown training method {config.method!r}; known: {', '.join(sorted(_METHODS))}")
-    method = _METHODS[config.method](config, device)
+    if name not in _METHODS:
+        raise UnknownName(f"unknown training method {name!r}; known: {', '.join(sorted(_METHODS))}")
+    return _METHODS[name]
+
+
+def check_config(config: TrainConfig) -> None:
+    """Parse every section ``config``'s method reads, without building networks or reading data: a ConfigError
+    names the first unknown key or bad value."""
+    method_class(config.method).parse_sections(config)
+
+
+def build_method(config: TrainConfig, device: torch.device) -> "TrainingMethod":
+    method = method_class(config.method)(config, device)
     if config.ema_half_life:
         method.keep_average(config.ema_half_life)
     return method
@@ -40,9 +50,12 @@ def build_method(config: TrainConfig, device: torch.device) -> "TrainingMethod":
 class TrainingMethod:
     """Owns its networks, optimisers and data; the loop owns steps, checkpoints, logs and the NaN guard.
 
-    Subclasses set ``networks`` and ``optimizers`` (everything in them is checkpointed) and implement
-    :meth:`dataset` and :meth:`train_step`.
+    Subclasses declare ``sections`` (which dataclass parses each of the config's data/model/loss/optim sections;
+    parsed, they become ``data_config``, ``model_config``, ...), set ``networks`` and ``optimizers`` (everything in
+    them is checkpointed) and implement :meth:`dataset` and :meth:`train_step`.
     """
+
+    sections: dict[str, type] = {}
 
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
@@ -53,6 +66,20 @@ class TrainingMethod:
     def __init__(self, config: TrainConfig, device: torch.device):
         self.config = config
         self.device = device
+        for name, parsed in self.parse_sections(config).items():
+            setattr(self, f"{name}_config", parsed)
+
+    @classmethod
+    def parse_sections(cls, config: TrainConfig) -> dict[str, object]:
+        """Each declared section of ``config``, parsed and checked (a class method, so that a config can be checked
+        without starting a run)."""
+        parsed = {name: section(kind, getattr(config, name), name) for name, kind in cls.sections.items()}
+        cls.check_sections(**parsed)
+        return parsed
+
+    @classmethod
+    def check_sections(cls, **parsed) -> None:
+        """Checks across a method's parsed sections that their types cannot express; raise ConfigError."""
 
     def autocast(self):
         if self.config.precision == "bf16":
@@ -67,11 +94,10 @@ class TrainingMethod:
             resolved = section(TrainConfig, raw, "config").to_dict()
         except ConfigError:
             resolved = dict(raw)  # an old key this version no longer knows: compare as written, which then differs
-        for name in ("data", "model", "loss", "optim"):
-            parsed = getattr(self, f"{name}_config", None)
-            if dataclasses.is_dataclass(parsed) and isinstance(raw.get(name), dict):
+        for name, kind in self.sections.items():
+            if isinstance(raw.get(name), dict):
                 try:
-                    resolved[name] = dataclasses.asdict(section(type(parsed), raw[name], name))
+                    resolved[name] = dataclasses.asdict(section(kind, raw[name], name))
                 except ConfigError:
                     pass  # an old key this version no longer knows: compare the raw sections, which then differ
         return resolved

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from toonbridge.losses.face_features import face_identity_loss, face_perceptual_loss
 from toonbridge.models import build
 from toonbridge.models.psp import load_generator
-from toonbridge.train.config import ConfigError, TrainConfig, section
+from toonbridge.train.config import ConfigError, TrainConfig
 from toonbridge.train.method import TrainingMethod, register_method
 from toonbridge.train.stylegan import FaceImagesData
 
@@ -67,17 +67,18 @@ def downsample(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
 
 @register_method("psp")
 class PSPTraining(TrainingMethod):
+    sections = {"data": FaceImagesData, "model": PSPModel, "loss": PSPLoss, "optim": PSPOptim}
+
+    @classmethod
+    def check_sections(cls, loss: PSPLoss, **_) -> None:
+        if not loss.downsample_factors or any(type(f) is not int or f < 1 for f in loss.downsample_factors):
+            raise ConfigError("loss: downsample_factors must be whole numbers of at least 1, such as [1, 2, 4, 8]")
+
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
         from toonbridge.faces import get_template
         from toonbridge.faces.features import face_network
 
-        self.data_config = section(FaceImagesData, config.data, "data")
-        self.model_config = section(PSPModel, config.model, "model")
-        self.loss_config = loss = section(PSPLoss, config.loss, "loss")
-        self.optim_config = section(PSPOptim, config.optim, "optim")
-        if not loss.downsample_factors or any(type(f) is not int or f < 1 for f in loss.downsample_factors):
-            raise ConfigError("loss: downsample_factors must be whole numbers of at least 1, such as [1, 2, 4, 8]")
         self.generator = load_generator(self.model_config.generator, device)
         if self.generator.resolution != self.data_config.size:
             raise ConfigError(f"data: size must be the generator's {self.generator.resolution} px, not {self.data_config.size}")

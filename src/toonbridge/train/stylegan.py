@@ -28,7 +28,7 @@ from toonbridge.data import AugmentConfig, DomainImages
 from toonbridge.data.packed import PackedImages
 from toonbridge.models import build
 from toonbridge.ops.diffaugment import diff_augment, parse_policy
-from toonbridge.train.config import ConfigError, TrainConfig, _load_with_extras, section
+from toonbridge.train.config import ConfigError, TrainConfig, _load_with_extras
 from toonbridge.train.method import TrainingMethod, register_method
 
 
@@ -90,15 +90,17 @@ class StyleGANOptim:
 
 @register_method("stylegan2")
 class StyleGAN2Training(TrainingMethod):
+    sections = {"data": FaceImagesData, "model": StyleGANModel, "loss": StyleGANLoss, "optim": StyleGANOptim}
+
+    @classmethod
+    def check_sections(cls, loss: StyleGANLoss, **_) -> None:
+        parse_policy(loss.diffaugment)
+        if loss.r1_every < 1:
+            raise ConfigError("loss: r1_every must be at least 1")
+
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(FaceImagesData, config.data, "data")
-        self.model_config = m = section(StyleGANModel, config.model, "model")
-        self.loss_config = section(StyleGANLoss, config.loss, "loss")
-        self.optim_config = o = section(StyleGANOptim, config.optim, "optim")
-        parse_policy(self.loss_config.diffaugment)
-        if self.loss_config.r1_every < 1:
-            raise ConfigError("loss: r1_every must be at least 1")
+        m, o = self.model_config, self.optim_config
         resolution = self.data_config.size
         self.generator_options = {"resolution": resolution, "z_dim": m.z_dim, "w_dim": m.w_dim, "mapping_layers": m.mapping_layers,
                                   "channel_base": m.channel_base, "channel_max": m.channel_max, "mapping_lr_mul": m.mapping_lr_mul}

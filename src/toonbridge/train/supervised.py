@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from toonbridge.models import build
-from toonbridge.train.config import SupervisedData, TrainConfig, section
+from toonbridge.train.config import SupervisedData, TrainConfig
 from toonbridge.train.method import TrainingMethod
 from toonbridge.train.schedules import AdamWCosine, set_learning_rate, warmup_cosine
 
@@ -18,14 +18,10 @@ from toonbridge.train.schedules import AdamWCosine, set_learning_rate, warmup_co
 class SupervisedTraining(TrainingMethod):
     role: str
     builder: str
-    data_section: type = SupervisedData
-    model_section: type
+    sections = {"data": SupervisedData, "optim": AdamWCosine}  # subclasses add their "model" section
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(self.data_section, config.data, "data")
-        self.model_config = section(self.model_section, config.model, "model")
-        self.optim_config = section(AdamWCosine, config.optim, "optim")
         self.options = self.network_options()
         self.network = build(self.builder, **self.options).to(device)
         self.networks = {self.role: self.network}

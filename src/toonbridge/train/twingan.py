@@ -51,7 +51,7 @@ from toonbridge.faces import get_template
 from toonbridge.faces.hair import HAIR_COLOURS, face_box, hair_colour_indices, hair_rgb, hair_target_rgb, without_band
 from toonbridge.losses import face_identity_loss, l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from toonbridge.models import build
-from toonbridge.train.config import MultiDomainData, TrainConfig, section
+from toonbridge.train.config import MultiDomainData, TrainConfig
 from toonbridge.train.method import TrainingMethod, register_method
 from toonbridge.train.schedules import constant_then_linear
 
@@ -108,13 +108,11 @@ class TwinGANOptim:
 @register_method("twingan")
 class TwinGANTraining(TrainingMethod):
     critics = ("discriminators", "hair_judge", "gender_judge")
+    sections = {"data": MultiDomainData, "model": TwinGANModel, "loss": TwinGANLoss, "optim": TwinGANOptim}
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(MultiDomainData, config.data, "data")
-        m = self.model_config = section(TwinGANModel, config.model, "model")
-        self.loss_config = section(TwinGANLoss, config.loss, "loss")
-        self.optim_config = o = section(TwinGANOptim, config.optim, "optim")
+        m, o = self.model_config, self.optim_config
         self.domains = self.data_config.names
         self.network_options = {"domains": self.domains, "channels": m.channels, "n_blocks": m.n_blocks, "skips": list(m.skips),
                                 "hair_colours": list(HAIR_COLOURS) if m.hair_colours else [], "image_size": self.data_config.size}

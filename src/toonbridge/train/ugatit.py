@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from toonbridge.losses import l1_loss
 from toonbridge.models import build
-from toonbridge.train.config import TrainConfig, UnpairedData, section
+from toonbridge.train.config import TrainConfig, UnpairedData
 from toonbridge.train.method import register_method
 from toonbridge.train.unpaired import UnpairedTranslation
 
@@ -71,13 +71,11 @@ def _cam_loss(logit: torch.Tensor, target: float) -> torch.Tensor:
 @register_method("ugatit")
 class UGATITTraining(UnpairedTranslation):
     generator_name = "ugatit_generator"
+    sections = {"data": UnpairedData, "model": UGATITModel, "loss": UGATITLoss, "optim": UGATITOptim}
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(UnpairedData, config.data, "data")
-        m = self.model_config = section(UGATITModel, config.model, "model")
-        self.loss_config = section(UGATITLoss, config.loss, "loss")
-        self.optim_config = o = section(UGATITOptim, config.optim, "optim")
+        m, o = self.model_config, self.optim_config
         self.generator_options = {"ngf": m.ngf, "n_blocks": m.n_blocks, "n_hourglass": m.n_hourglass, "adalin": m.adalin,
                                   "light": m.light, "upsample": m.upsample, "image_size": self.data_config.size}
         self.to_cartoon = build(self.generator_name, **self.generator_options).to(device)

@@ -34,7 +34,7 @@ from toonbridge.models import build, load_network
 from toonbridge.ops.colour_shift import random_colour_shift
 from toonbridge.ops.guided_filter import guided_filter
 from toonbridge.ops.superpixels import superpixel_batch
-from toonbridge.train.config import ConfigError, TrainConfig, UnpairedData, section
+from toonbridge.train.config import ConfigError, TrainConfig, UnpairedData
 from toonbridge.train.method import register_method
 from toonbridge.train.unpaired import UnpairedTranslation
 
@@ -89,15 +89,16 @@ def _frozen(network: nn.Module) -> nn.Module:
 @register_method("whitebox")
 class WhiteboxTraining(UnpairedTranslation):
     generator_name = "whitebox_generator"
+    sections = {"data": UnpairedData, "model": WhiteboxModel, "loss": WhiteboxLoss, "optim": WhiteboxOptim}
+
+    @classmethod
+    def check_sections(cls, loss: WhiteboxLoss, **_) -> None:
+        if all(getattr(loss, name) == 0 for name in ("reconstruction", "surface", "texture", "structure", "content", "tv", "landmark", "face_identity")):
+            raise ConfigError("loss: every weight is 0; set reconstruction for the pre-training, or the style terms")
 
     def __init__(self, config: TrainConfig, device: torch.device):
         super().__init__(config, device)
-        self.data_config = section(UnpairedData, config.data, "data")
-        m = self.model_config = section(WhiteboxModel, config.model, "model")
-        self.loss_config = loss = section(WhiteboxLoss, config.loss, "loss")
-        self.optim_config = o = section(WhiteboxOptim, config.optim, "optim")
-        if all(getattr(loss, name) == 0 for name in ("reconstruction", "surface", "texture", "structure", "content", "tv", "landmark", "face_identity")):
-            raise ConfigError("loss: every weight is 0; set reconstruction for the pre-training, or the style terms")
+        m, o, loss = self.model_config, self.optim_config, self.loss_config
         self.generator_options = {"channels": m.channels, "n_blocks": m.n_blocks}
         self.to_cartoon = build(self.generator_name, **self.generator_options).to(device)
         disc = {"ndf": m.ndf, "n_layers": m.disc_layers, "spectral_norm": True, "norm": False}
