@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -220,3 +221,13 @@ def test_cartoonize_json_lists_each_output_and_the_group_of_each_face(tmp_path):
     assert record["file"] == str(SAMPLE) and record["output"] == str(tmp_path / "astronaut.png")
     (face,) = record["faces"]
     assert face["group"] == "men" and len(face["box"]) == 4 and face["output"] == str(tmp_path / "astronaut_0.png")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_that_would_emulate_it_runs_with_a_note(monkeypatch, capsys, native):
+    from toonbridge import cli
+
+    monkeypatch.setattr("toonbridge.precision.bf16_is_native", lambda device: native)
+    assert cli._precision(True) == "bf16" and cli._precision(False) == "fp32"
+    assert ("no native bfloat16" in capsys.readouterr().err) == (not native)
+    assert cli._precision(True, device="cuda") == "bf16" and capsys.readouterr().err == ""

@@ -443,3 +443,25 @@ def test_checks_across_a_sections_values_run_before_a_run_starts():
     with pytest.raises(ConfigError, match="every weight is 0"):
         zero = dict.fromkeys(("reconstruction", "surface", "texture", "structure", "content", "tv", "landmark", "face_identity"), 0)
         check_config(config_from_dict({"method": "whitebox", "run_dir": "unused", "steps": 1, "loss": zero}))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_is_used_where_the_hardware_has_it_and_fp32_said_where_it_would_be_emulated(tiny_config, monkeypatch, native):
+    """bf16 autocast emulated on an AVX2 CPU ran a generator's forward and backward 36x slower than fp32
+    (toonbridge/precision.py): a recipe asking for bf16 trains in fp32 there, and says so once."""
+    monkeypatch.setattr("toonbridge.train.method.bf16_is_native", lambda device: native)
+    used = []
+    monkeypatch.setattr(LandmarkCycleGANTraining, "train_step", _recording_autocast(LandmarkCycleGANTraining.train_step, used))
+    notes = []
+    assert train(config_from_dict(tiny_config(steps=2, precision="bf16")), progress=False, log=notes.append).step == 2
+    assert used == [native, native]
+    said = [note for note in notes if "no native bfloat16" in note]
+    assert len(said) == (0 if native else 1) and all("training in fp32" in note for note in said)
+
+
+def _recording_autocast(train_step, used: list):
+    def step(self, batch, step):
+        with self.autocast():
+            used.append(torch.is_autocast_enabled("cpu"))
+        return train_step(self, batch, step)
+    return step

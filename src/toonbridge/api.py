@@ -555,7 +555,8 @@ def load(name: str | Path = DEFAULT_STYLE, device: str = "cpu", precision: str =
     much closer to it (held-out photos: 20 steps keep the person for 98 %, the encoder alone 6 %; docs/models.md).
 
     ``precision="bf16"`` runs the generators under bfloat16 autocast: 1.4-1.8x faster for bitmoji on CPUs with
-    AVX-512 BF16, at a small cost in fidelity (see docs/benchmarks.md). ``precision="int8"`` runs them as int8
+    AVX-512 BF16, at a small cost in fidelity (see docs/benchmarks.md); a CPU without native bfloat16
+    (``toonbridge.precision.bf16_is_native``) emulates it, much slower than fp32. ``precision="int8"`` runs them as int8
     onnxruntime models, quantised once on first use (calibrated on the bundled sample photo): faster again on CPUs
     with AVX-512 VNNI, a little less exact (docs/benchmarks.md). ``backend``: ``auto`` runs the generators
     with onnxruntime when it is installed (fp32 on the CPU; 1.0-1.3x faster than PyTorch fp32 here, same results

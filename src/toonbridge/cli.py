@@ -145,7 +145,7 @@ Aligned = Annotated[bool, typer.Option("--aligned", help="Inputs are already ali
                                                        "write OUTDIR/<stem>.png at the same size.")]
 StyleName = Annotated[str, typer.Option(help="A style (see `toonbridge styles`) or a style folder.")]
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Output folder.", show_default=False)]
-Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slightly less exact.")]
+Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast: faster on AVX-512-BF16 CPUs (1.4-1.8x for bitmoji, docs/benchmarks.md), slower elsewhere (said on stderr), slightly less exact.")]
 Int8 = Annotated[bool, typer.Option("--int8", help="int8 models (LiteRT for the whitebox styles, onnxruntime for the rest), quantised on first use: faster on AVX-512-VNNI CPUs (docs/benchmarks.md), slightly less exact.")]
 Backend = Annotated[str, typer.Option(help="auto (onnxruntime when installed, fp32 only; else PyTorch), torch or onnx.")]
 Group = Annotated[str, typer.Option(help="Group styles (bitmoji-groups): the branch for every face, or auto to pick "
@@ -303,7 +303,7 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         _fail(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {options.image_format!r}")
     if options.bf16 and options.int8:
         _fail("choose one of --bf16 and --int8")
-    precision = "bf16" if options.bf16 else "int8" if options.int8 else "fp32"
+    precision = "int8" if options.int8 else _precision(options.bf16, options.device)
     backend = "torch" if options.device != "cpu" else options.backend
     if options.domains:
         from toonbridge.api import load_domains
@@ -582,7 +582,7 @@ def upscale(
     _output_folder(output)
     stems = _unique_stems(paths)
     written: list[Path] = []
-    report = run_batch(paths, lambda path: save_image(enlarge(path, weights=weights, precision="bf16" if bf16 else "fp32", refine_steps=refine),
+    report = run_batch(paths, lambda path: save_image(enlarge(path, weights=weights, precision=_precision(bf16), refine_steps=refine),
                                                       output / f"{stems[path]}.png"),
                        on_result=lambda _path, path: written.append(path), description="upscaling", show_progress=progress)
     for path in written:
@@ -656,7 +656,7 @@ def generate(
     from toonbridge.imageio import save_image
 
     _output_folder(output)
-    faces = _make(lambda: draw(count, seed, truncation, weights, precision="bf16" if bf16 else "fp32"))
+    faces = _make(lambda: draw(count, seed, truncation, weights, precision=_precision(bf16)))
     for index, face in enumerate(faces):
         print(save_image(face, output / f"seed-{seed + index:06d}.png"))
 
@@ -784,7 +784,7 @@ def eval_report(
     options = _make(lambda: EvalOptions(limit, reference, identity, group_limit))
     _make(require_plotting)
     _make(weights_path)
-    loaded = _make(lambda: load(style, precision="bf16" if bf16 else "fp32"))
+    loaded = _make(lambda: load(style, precision=_precision(bf16)))
     evaluation = _make(lambda: evaluate_style(loaded, options, progress=lambda message: print(message, file=sys.stderr)))
     for path in write_report(evaluation, output):
         print(path)
@@ -813,7 +813,7 @@ def serve(
     except ImportError as error:
         _fail(f"serving needs the serve extra ({error.name} is missing): pip install 'toonbridge[serve]'")
     config = _make(lambda: ServeConfig(max_upload_bytes=int(max_upload_mb * 2**20), max_pixels=int(max_megapixels * 1e6),
-                                       workers=workers, queue=queue, timeout_s=timeout, precision="bf16" if bf16 else "fp32",
+                                       workers=workers, queue=queue, timeout_s=timeout, precision=_precision(bf16),
                                        backend=backend))
     uvicorn.run(create_app(config), host=host, port=port, log_level="info")
 
@@ -828,6 +828,16 @@ def _make(build):
         return build()
     except (ToonbridgeError, ValueError) as error:
         _fail(str(error))
+
+
+def _precision(bf16: bool, device: str = "cpu") -> str:
+    """``--bf16`` as a precision; on a CPU that would emulate bfloat16 it still runs, with a note that fp32 is faster."""
+    from toonbridge.precision import bf16_is_native, cpu_description
+
+    if bf16 and device == "cpu" and not bf16_is_native(device):
+        print(f"note: this CPU ({cpu_description()}) has no native bfloat16 arithmetic; --bf16 runs slower than fp32 here",
+              file=sys.stderr)
+    return "bf16" if bf16 else "fp32"
 
 
 def _fail(message: str):

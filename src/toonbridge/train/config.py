@@ -32,7 +32,7 @@ class TrainConfig:
     steps: int
     seed: int = 0
     batch_size: int = 1
-    precision: str = "bf16"  # "bf16" autocast (CPU and CUDA) or "fp32"
+    precision: str = "bf16"  # "bf16" autocast (CPU and CUDA; fp32 on a CPU that would emulate bf16) or "fp32"
     threads: int | None = None  # torch CPU threads; None leaves torch's default
     max_wall_minutes: float | None = None  # stop (with a checkpoint) once this much training time has accumulated
     # Warm start: a checkpoint (or run folder: its latest) whose network weights this run starts from; optimisers,
