@@ -55,11 +55,13 @@ class Encoder:
 
     @torch.no_grad()
     def codes(self, framed: Sequence[np.ndarray]) -> torch.Tensor:
-        """Unit-length search embeddings, N×D float32 (the code in bfloat16, the metric in float32)."""
+        """Unit-length search embeddings, N×D float32 (the code in bfloat16 where the hardware has it, the metric in
+        float32). A CPU without native bfloat16 would emulate it, tens of times slower: there the code is fp32."""
         from toonbridge.data.unpaired import image_to_tensor
+        from toonbridge.precision import bf16_is_native
 
         x = torch.stack([image_to_tensor(image) for image in framed]).to(self.style.device)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16_is_native(x.device)):
             code = self.translator.code(x)
         return self.translator.network.search_embedding(code).cpu()
 
