@@ -29,7 +29,21 @@ def timed_ms(function, repeats: int):
 def machine() -> str:
     import os
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    from toonbridge.precision import cpu_description
+
+    return f"{platform.processor() or platform.machine()} ({cpu_description()}), {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+# The tables were first measured on AVX-512 CPUs. Another instruction set (AVX2: fp32 about half as fast, bf16
+# emulated) writes its own section beside them, ``<name>-avx2``, instead of replacing them.
+MAIN_INSTRUCTION_SET = "AVX512"
+
+
+def section_name(name: str) -> str:
+    from toonbridge.precision import cpu_description
+
+    found = cpu_description()
+    return name if found == MAIN_INSTRUCTION_SET else f"{name}-{re.sub('[^a-z0-9]+', '-', found.lower())}"
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
@@ -46,7 +60,9 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 
 def update_section(name: str, body: str, command: str) -> None:
-    """Replace the text between ``<!-- begin:name -->`` and ``<!-- end:name -->`` (appending it if absent)."""
+    """Replace the text between ``<!-- begin:name -->`` and ``<!-- end:name -->`` (appending it if absent); ``name``
+    as :func:`section_name` gives it for this CPU."""
+    name = section_name(name)
     stamp = f"_Measured {time.strftime('%Y-%m-%d')} on {machine()} with `{command}`._"
     block = f"<!-- begin:{name} -->\n{stamp}\n\n{body.strip()}\n<!-- end:{name} -->"
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"

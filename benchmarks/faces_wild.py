@@ -21,6 +21,7 @@ from toonbridge.eval.wild_photos import SIZE_BUCKETS, WildScore, build_wild_phot
 from toonbridge.faces import DetectorConfig, FaceDetector
 
 KINDS = ("group", "small", "tight")
+METHODS = "auto,thorough,dlib"
 
 NOTE = """
 
@@ -34,7 +35,7 @@ face is a detection that is no hit and lies in no *ignore* region (people in the
 annotated, found at build time by HOG on a 2× copy and the CNN at full size). NME is over the faces with 68
 annotated points (HELEN), normalised by the outer-eye-corner distance. Face width is the landmark box's width.
 auto is BlazeFace over tiles; dlib is HOG with the CNN where HOG is unsure (the default before [in-the-wild]).
-Timed with nothing else running on the 2 cores (2026-12-04)."""
+Timed with nothing else running on the 2 cores."""
 
 
 def bucket_name(low: float, high: float) -> str:
@@ -57,7 +58,7 @@ def rows_for(method: str, score: WildScore) -> list[list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="auto,thorough,dlib")
+    parser.add_argument("--methods", default=METHODS)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--groups", type=int, default=100)
     parser.add_argument("--small", type=int, default=100)
@@ -77,7 +78,8 @@ def main() -> None:
         rows += rows_for(method, score_detector(detector, photos, folder, progress, method))
     print_table("in-the-wild photos: detection", header, rows)
     if not args.no_write:
-        update_section("faces-wild", markdown_table(header, rows) + NOTE, "python benchmarks/faces_wild.py")
+        command = "python benchmarks/faces_wild.py" + ("" if args.methods == METHODS else f" --methods {args.methods}")
+        update_section("faces-wild", markdown_table(header, rows) + NOTE, command)
 
 
 if __name__ == "__main__":
