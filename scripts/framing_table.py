@@ -60,9 +60,11 @@ def cut_like_utkface(photo: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
     return resize_image(np.ascontiguousarray(cut), UTK_CHIP)
 
 
-def photo_sets(limit: int, training_photos: str = CELEBA) -> dict[str, tuple[list, Callable | None]]:
+def photo_sets(limit: int, training_photos: str = CELEBA, utkface_split: str = "val") -> dict[str, tuple[list, Callable | None]]:
     """Each set's photos and how each photo is changed first (None: sent as it is). ``training_photos``: the set
-    the style learned from, whose validation photos are the framing it knows."""
+    the style learned from, whose validation photos are the framing it knows. ``utkface_split``: ``all`` for a
+    style that never trained on UTKFace, where its training photos are held out too (more faces per group, less
+    noise in KID)."""
     sets = {} if training_photos == CELEBA else {f"{training_photos} (training framing)": (load_split(training_photos, "val").samples[:limit], None)}
     celeba = load_split(CELEBA, "val").samples
     sets["CelebA" + (" (training framing)" if training_photos == CELEBA else "")] = (celeba[:limit], None)
@@ -72,7 +74,7 @@ def photo_sets(limit: int, training_photos: str = CELEBA) -> dict[str, tuple[lis
     balanced = [sample for pair in zip(*by_gender) for sample in pair]
     sets["CelebA, half men"] = (balanced, None)
     sets["CelebA, half men, cut like UTKFace chips"] = (balanced, lambda photo, index: cut_like_utkface(photo, balanced[index].landmarks5))
-    utkface = load_split("utkface/faces", "val")
+    utkface = load_split("utkface/faces", utkface_split)
     for group in UTK_GROUPS:
         sets[f"UTKFace {group}"] = (utkface.where(f"group={group}").samples[:limit], None)
     sets["UTKFace men, young and middle"] = ([s for s in utkface.samples if s.labels["gender"] == "male"
@@ -95,6 +97,8 @@ def main() -> None:
     parser.add_argument("--backdrop", choices=["photo", "white"], help="key the photo's background this way, not as the style says")
     parser.add_argument("--references", choices=sorted(NAMED_DOMAINS), metavar="DOMAIN", help="judge against this set's validation cartoons, not the one the style's "
                         "evaluation names (Bitmoji without one), e.g. selfie2anime/anime for twingan-anime")
+    parser.add_argument("--utkface-split", choices=["val", "all"], default="val",
+                        help="all: UTKFace's training photos too, for a style that never trained on them (e.g. anime)")
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--sets", nargs="+", metavar="WORD", help="only the photo sets whose name holds one of these words (e.g. men CelebA)")
@@ -111,7 +115,7 @@ def main() -> None:
         group = args.group if style.groups else None
         cartoons, size = args.references or reference_set(style), delivered_size(style)
         table, grid_rows = {}, []
-        for name, (samples, change) in photo_sets(args.limit, style.info.evaluation.get("photos", CELEBA)).items():
+        for name, (samples, change) in photo_sets(args.limit, style.info.evaluation.get("photos", CELEBA), args.utkface_split).items():
             if args.sets and not any(word.lower() in name.lower() for word in args.sets):
                 continue
             outputs, genders, routed, missed = largest_face_cartoons(style, samples, group, change, size)
