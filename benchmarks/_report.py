@@ -34,8 +34,9 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()} ({cpu_description()}), {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-# The tables were first measured on AVX-512 CPUs. Another instruction set (AVX2: fp32 about half as fast, bf16
-# emulated) writes its own section beside them, ``<name>-avx2``, instead of replacing them.
+# The tables were first measured on AVX-512 CPUs. Another instruction set (AVX2: bf16 emulated, so training runs
+# in fp32; the bitmoji recipe trains 2.1x slower) writes its own section beside them, ``<name>-avx2``, instead of
+# replacing them.
 MAIN_INSTRUCTION_SET = "AVX512"
 
 
