@@ -64,7 +64,7 @@ def main() -> None:
     print_table("step time", header, rows)
     if not args.no_write:
         update_section("distributed-step", markdown_table(header, rows),
-                       f"python benchmarks/distributed_step.py --config {args.config.resolve().relative_to(ROOT)} --steps {args.steps}")
+                       f"python benchmarks/distributed_step.py --config {os.path.relpath(args.config.resolve(), ROOT)} --steps {args.steps}")
 
 
 if __name__ == "__main__":
