@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from toonbridge.cli import app
+from toonbridge.errors import ToonbridgeError
 from conftest import write_synthetic_domain
 from toonbridge.models import build, load_network, save_network
 from toonbridge.train import ConfigError, TrainingDiverged, config_from_dict, load_config, train
@@ -457,6 +458,20 @@ def test_bf16_is_used_where_the_hardware_has_it_and_fp32_said_where_it_would_be_
     assert used == [native, native]
     said = [note for note in notes if "no native bfloat16" in note]
     assert len(said) == (0 if native else 1) and all("training in fp32" in note for note in said)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_resuming_compares_the_precision_the_steps_ran_in_not_the_one_written(tiny_config, monkeypatch, native):
+    """A run trained with "precision: fp32" on an AVX2 CPU resumes there under its bf16 recipe, which trains in fp32
+    on that CPU too; where bf16 is native the same resume would switch arithmetic mid-run, and is refused."""
+    monkeypatch.setattr("toonbridge.train.method.bf16_is_native", lambda device: native)
+    train(config_from_dict(tiny_config(steps=3, precision="fp32")), progress=False, log=_quiet)
+    resumed = config_from_dict(tiny_config(steps=6, precision="bf16"))
+    if native:
+        with pytest.raises(ToonbridgeError, match=r"differs .*\(precision\)"):
+            train(resumed, resume=True, progress=False, log=_quiet)
+    else:
+        assert train(resumed, resume=True, progress=False, log=_quiet).step == 6
 
 
 def _recording_autocast(train_step, used: list):

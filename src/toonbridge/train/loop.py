@@ -113,7 +113,7 @@ def _train(config: TrainConfig, resume: bool, torch_device: torch.device, progre
         if not world.main:
             return None
         state = {"config": config.to_dict(), "rng": rng_by_rank[0], "wall_seconds": trained(), "device": _describe(torch_device),
-                 "world_size": world.size, "rng_by_rank": rng_by_rank}
+                 "precision": _arithmetic(method), "world_size": world.size, "rng_by_rank": rng_by_rank}
         return save_checkpoint(config.run_dir, at_step, method.networks, method.optimizers, state,
                                method.extra_state(), keep=config.keep_checkpoints)
 
@@ -201,6 +201,11 @@ class _StopRequest:
             signal.signal(number, handler)
 
 
+def _arithmetic(method: TrainingMethod) -> str:
+    """The precision the steps really run in (see :attr:`TrainingMethod.bf16`)."""
+    return "bf16" if method.bf16 else "fp32"
+
+
 def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log, world: distributed.World) -> tuple[int, float]:
     existing = list_checkpoints(config.run_dir)
     if not resume:
@@ -214,6 +219,10 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log, world
         return _fresh_start(config, method, log)
     stored = method.comparable_config(checkpoint.state.get("config", {}))
     current = method.comparable_config(config.to_dict())
+    # Precision is compared as the arithmetic the steps ran in, not as written: a bf16 recipe that fell back to fp32
+    # on a CPU without native bf16 resumes a run trained with "precision: fp32", and the other way round.
+    stored["precision"] = checkpoint.state.get("precision", stored.get("precision"))
+    current["precision"] = _arithmetic(method)
     changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in RESUME_MAY_CHANGE)
     if changed:
         raise ToonbridgeError(f"the config differs from the one {checkpoint.path} was trained with ({', '.join(changed)}); "
