@@ -85,7 +85,7 @@ def held_out_sets(limit: int, names: list[str] | None = None) -> dict[str, dict]
     return result
 
 
-def setups(args, scratch: Path) -> dict[str, Translate]:
+def setups(args, scratch: Path, grouped: Style) -> dict[str, Translate]:
     def from_run(run: Path, label: str) -> Translate:
         @functools.cache  # exported on first use, so that set-ups left out by --setups cost nothing
         def style() -> Style:
@@ -93,7 +93,6 @@ def setups(args, scratch: Path) -> dict[str, Translate]:
 
         return lambda images: style().translate_aligned(images, "cartoonize")
 
-    grouped = load(args.groups_style, backend="torch")
     chosen = {
         "(1) base (women only)": from_run(args.base, "base"),
         "(2) mixed (all data)": from_run(args.mixed, "mixed"),
@@ -117,8 +116,7 @@ def measure(outputs: list[np.ndarray], data: dict, classifier) -> dict:
     return row
 
 
-def routing_accuracy(style_name: str, sets: dict[str, dict]) -> dict[str, dict[str, float]]:
-    style = load(style_name, backend="torch")
+def routing_accuracy(style: Style, sets: dict[str, dict]) -> dict[str, dict[str, float]]:
     shares = {}
     for name, data in sets.items():
         routed = style.route(data["images"], "cartoonize")
@@ -184,9 +182,10 @@ def main() -> None:
         parser.error(f"unknown set(s) {', '.join(unknown)}; known: {', '.join(SET_NAMES)}")
     sets = held_out_sets(args.limit, args.sets)
     classifier = load_network(find_style("bitmoji").folder.parent / "classifiers" / "gender_cartoon.safetensors")
+    grouped = load(args.groups_style, backend="torch")  # translates set-up (4) and routes
     table = {}
     with tempfile.TemporaryDirectory() as scratch:
-        translators = setups(args, Path(scratch))
+        translators = setups(args, Path(scratch), grouped)
         chosen = [name for name in translators if not args.setups or any(part in name for part in args.setups)]
         if not chosen:
             parser.error(f"no set-up matches {', '.join(args.setups)}; set-ups: {', '.join(translators)}")
@@ -195,7 +194,7 @@ def main() -> None:
             table[setup] = {name: measure(translators[setup](data["images"]), data, classifier) for name, data in sets.items()}
         if args.grid:
             write_grid(args.grid, sets, {name: translators[name] for name in chosen})
-    found = {"table": table, "routing": routing_accuracy(args.groups_style, sets),
+    found = {"table": table, "routing": routing_accuracy(grouped, sets),
              "counts": {name: len(data["images"]) for name, data in sets.items()}}
     result = merged(args.json, found) if args.json else found
     print(markdown(result["table"], result["counts"]) + "\nRouting by the style's classifiers (share of each held-out set sent to each branch):\n\n"
