@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 import shutil
@@ -472,6 +473,16 @@ def test_resuming_compares_the_precision_the_steps_ran_in_not_the_one_written(ti
             train(resumed, resume=True, progress=False, log=_quiet)
     else:
         assert train(resumed, resume=True, progress=False, log=_quiet).step == 6
+
+
+def test_a_checkpoint_that_records_only_the_configs_precision_resumes_under_the_same_words(tiny_config, monkeypatch):
+    monkeypatch.setattr("toonbridge.train.method.bf16_is_native", lambda device: False)
+    train(config_from_dict(tiny_config(steps=3, precision="bf16")), progress=False, log=_quiet)  # ran in fp32
+    state_path = list_checkpoints(tiny_config()["run_dir"])[-1] / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["precision"]  # as written before the arithmetic was recorded
+    state_path.write_text(json.dumps(state))
+    assert train(config_from_dict(tiny_config(steps=6, precision="bf16")), resume=True, progress=False, log=_quiet).step == 6
 
 
 def _recording_autocast(train_step, used: list):

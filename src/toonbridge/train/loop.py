@@ -221,8 +221,10 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log, world
     current = method.comparable_config(config.to_dict())
     # Precision is compared as the arithmetic the steps ran in, not as written: a bf16 recipe that fell back to fp32
     # on a CPU without native bf16 resumes a run trained with "precision: fp32", and the other way round.
-    stored["precision"] = checkpoint.state.get("precision", stored.get("precision"))
-    current["precision"] = _arithmetic(method)
+    # Checkpoints before 2026-12-07 record only the config's word, so either reading of it passes for them.
+    arithmetic, recorded = _arithmetic(method), checkpoint.state.get("precision")
+    if recorded is not None or stored.get("precision") == arithmetic:
+        stored["precision"], current["precision"] = recorded or arithmetic, arithmetic
     changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in RESUME_MAY_CHANGE)
     if changed:
         raise ToonbridgeError(f"the config differs from the one {checkpoint.path} was trained with ({', '.join(changed)}); "
