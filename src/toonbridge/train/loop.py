@@ -227,8 +227,10 @@ def _start(config: TrainConfig, method: TrainingMethod, resume: bool, log, world
         stored["precision"], current["precision"] = recorded or arithmetic, arithmetic
     changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k) and k not in RESUME_MAY_CHANGE)
     if changed:
+        arithmetic_note = (f"; its steps ran in {stored['precision']}, these would run in {current['precision']}"
+                           if "precision" in changed else "")
         raise ToonbridgeError(f"the config differs from the one {checkpoint.path} was trained with ({', '.join(changed)}); "
-                              f"resume with the same config (only {', '.join(RESUME_MAY_CHANGE)} may change)")
+                              f"resume with the same config (only {', '.join(RESUME_MAY_CHANGE)} may change){arithmetic_note}")
     restore(checkpoint, method.networks, method.optimizers)
     method.load_extra_state(checkpoint.extra)
     _restore_rng(checkpoint, config, world, log)
