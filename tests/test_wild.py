@@ -155,6 +155,30 @@ def test_a_large_face_has_no_note_and_a_small_one_beside_it_is_skipped(needs_bla
     assert np.array_equal(result.image[y0:y1, x0:x1], scene[y0:y1, x0:x1])
 
 
+def _cut_to_face(photo: np.ndarray, face) -> np.ndarray:
+    """The photo cut to the face's box (a passport-photo framing): no margin around the head."""
+    x0, y0, x1, y1 = (int(round(v)) for v in face.box)
+    return np.ascontiguousarray(photo[max(y0, 0):y1, max(x0, 0):x1])
+
+
+def test_a_face_that_fills_the_frame_gets_a_note_and_the_same_face_with_room_none(needs_blazeface, bitmoji, sample_rgb, sample_face):
+    roomy = bitmoji.translate(sample_rgb, "cartoonize")
+    assert roomy.faces[0].note is None
+    tight = bitmoji.translate(_cut_to_face(sample_rgb, sample_face), "cartoonize")
+    (face,) = tight.faces
+    assert face.note and "fills the frame" in face.note and "room around the head" in face.note
+    share = int(face.note.split("fills the frame: ")[1].split("%")[0])
+    assert 34 <= share <= 90  # the crop past the photo's edge, in per cent: more than the third that earns the note
+
+
+def test_cli_prints_the_frame_filling_note(needs_blazeface, tmp_path, sample_rgb, sample_face):
+    photo = tmp_path / "passport.png"
+    Image.fromarray(_cut_to_face(sample_rgb, sample_face)).save(photo)
+    result = CliRunner().invoke(app, ["cartoonize", str(photo), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "face 0: the face fills the frame" in result.stderr
+
+
 def test_cli_reports_skipped_faces_on_stderr_and_in_json(needs_blazeface, tmp_path, sample_rgb, sample_face):
     scene, _ = _scene(sample_rgb, sample_face, 20, at=(80, 80))
     big = cv2.resize(sample_rgb, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
