@@ -15,6 +15,11 @@ Bitmoji at 128 px; the anime faces at 256) and, for Bitmoji, gender kept (the ph
 gender classifier). The goal line of the issue: UTKFace men (young and middle-aged) kept male ≥ 90 %, and KID of
 each UTKFace group within 20 % of the training framing's.
 
+For the CelebA sets, where the whole photo shows the person's hair, also hair colour kept: the colour named
+from the band above the forehead (``faces.hair``) of the whole photo aligned to the ``bitmoji`` template, against
+the cartoon's (styles on that template only). ``--portrait-hair on|off`` overrides style.json's
+``portrait_hair``: the mean portrait past the photo's edge with the person's hair colour, or as it is.
+
 ``--run`` measures a training run's last checkpoint (exported to a scratch style with the given style's settings)
 instead of the shipped weights; ``--padding`` overrides how the style pads a photo past its edge (style.json's
 ``padding``: ``blur``, ``white`` or ``portrait``), ``--backdrop`` whether the photo's background is keyed to white
@@ -34,30 +39,11 @@ import numpy as np
 
 from toonbridge.data import load_split
 from toonbridge.data.domains import NAMED_DOMAINS
-from toonbridge.eval.photo_sets import SIZE, cartoon_figures, delivered_size, largest_face_cartoons, reference_set, style_to_measure
-from toonbridge.faces.landmarks import box_from_five
+from toonbridge.eval.photo_sets import SIZE, cartoon_figures, cut_like_utkface, delivered_size, largest_face_cartoons, reference_set, style_to_measure
 from toonbridge.imageio import load_image, resize_image, save_image, write_atomic
 
 UTK_GROUPS = ("kid", "teen", "young", "middle", "elderly")
-
-
-# How a UTKFace chip frames its face: its margins beyond the 5-point landmark box (``box_from_five``), as fractions
-# of the box (left, right, top, bottom); medians over 150 validation chips, the default detector's points.
-UTK_MARGINS = (0.06, 0.07, 0.15, 0.02)
-UTK_CHIP = 200
 CELEBA = "celeba2bitmoji/photo"
-
-
-def cut_like_utkface(photo: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
-    """The photo cut to its face as UTKFace chips are (``UTK_MARGINS``) and resized to their 200 px: the same
-    people as the uncut set, framed the tight way, so that the two sets' difference is the framing's alone."""
-    x0, y0, x1, y1 = box_from_five(landmarks5)
-    width, height = x1 - x0, y1 - y0
-    left, right, top, bottom = UTK_MARGINS
-    size_y, size_x = photo.shape[:2]
-    cut = photo[max(0, round(y0 - top * height)):min(size_y, round(y1 + bottom * height)),
-                max(0, round(x0 - left * width)):min(size_x, round(x1 + right * width))]
-    return resize_image(np.ascontiguousarray(cut), UTK_CHIP)
 
 
 def photo_sets(limit: int, training_photos: str = CELEBA, utkface_split: str = "val") -> dict[str, tuple[list, Callable | None]]:
@@ -89,6 +75,19 @@ def photo_sets(limit: int, training_photos: str = CELEBA, utkface_split: str = "
     return sets
 
 
+def hair_kept(samples: list, cartoons: list[np.ndarray]) -> tuple[float | None, float | None]:
+    """Of the photos whose hair colour has a name: the share whose cartoon's hair is named the same, over all
+    and over the light colours alone (blond, red, white, blue; black and brown are most of the set)."""
+    from toonbridge.faces import align_face
+    from toonbridge.faces.hair import hair_colour_of
+
+    truth = [hair_colour_of(align_face(load_image(s.path), s.landmarks5, "bitmoji").image) for s in samples]
+    pairs = [(named, hair_colour_of(cartoon)) for named, cartoon in zip(truth, cartoons) if named]
+    light = [(a, b) for a, b in pairs if a not in ("black", "brown")]
+    share = lambda found: round(float(np.mean([a == b for a, b in found])), 3) if found else None  # noqa: E731
+    return share(pairs), share(light)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="bitmoji-groups")
@@ -102,6 +101,7 @@ def main() -> None:
     parser.add_argument("--group", default="auto")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--sets", nargs="+", metavar="WORD", help="only the photo sets whose name holds one of these words (e.g. men CelebA)")
+    parser.add_argument("--portrait-hair", choices=["on", "off"], help="portrait padding with the person's hair colour or without, not as the style says")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--grid", type=Path, help="a PNG: photo | cartoon, 4 faces per set")
     args = parser.parse_args()
@@ -112,14 +112,19 @@ def main() -> None:
             style.info = dataclasses.replace(style.info, padding=args.padding)
         if args.backdrop:
             style.info = dataclasses.replace(style.info, backdrop=args.backdrop)
+        if args.portrait_hair:
+            style.info = dataclasses.replace(style.info, portrait_hair=args.portrait_hair == "on")
         group = args.group if style.groups else None
         cartoons, size = args.references or reference_set(style), delivered_size(style)
         table, grid_rows = {}, []
         for name, (samples, change) in photo_sets(args.limit, style.info.evaluation.get("photos", CELEBA), args.utkface_split).items():
             if args.sets and not any(word.lower() in name.lower() for word in args.sets):
                 continue
-            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group, change, size)
+            found: list[int] = []
+            outputs, genders, routed, missed = largest_face_cartoons(style, samples, group, change, size, found)
             row = cartoon_figures(outputs, genders, len(samples), missed, cartoons, size)
+            if name.startswith("CelebA") and style.info.template == "bitmoji":
+                row["hair kept"], row["light hair kept"] = hair_kept([samples[i] for i in found], outputs)
             if group:
                 row["routed"] = {branch: routed.count(branch) for branch in sorted(set(routed))}
             table[name] = row
@@ -127,7 +132,7 @@ def main() -> None:
             shown = [load_image(s.path) if change is None else change(load_image(s.path), i) for i, s in enumerate(samples[:4])]
             grid_rows.append(np.concatenate([np.concatenate([resize_image(p, SIZE), resize_image(o, SIZE)], axis=1)
                                              for p, o in zip(shown, outputs[:4])], axis=1))
-    result = {"style": args.style, "references": cartoons, "size": size, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "group": group, "table": table}
+    result = {"style": args.style, "references": cartoons, "size": size, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "portrait_hair": style.info.portrait_hair, "group": group, "table": table}
     if args.json:
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
     if args.grid:

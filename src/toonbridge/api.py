@@ -27,7 +27,8 @@ from toonbridge.errors import FaceTooSmall, NoFaceFound, ToonbridgeError, Unknow
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
 from toonbridge.faces.align import (MIN_FACE_PX, apply_transform, fill_past_edge, invert_transform, photo_region, similarity_transform,
                                    warp_padded, warp_to_template)
-from toonbridge.faces.backdrop import key_to_white
+from toonbridge.faces.backdrop import key_to_white, segmenter
+from toonbridge.faces.portraits import Portrait
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
 from toonbridge.ops.exposure import brighten, denoise, exposure_gain
@@ -420,12 +421,12 @@ class Style:
                                "a smaller minimum face size translates them anyway")
         return self.align_faces(image, kept, brightened=gain != 1.0), skipped
 
-    def align_faces(self, photo: np.ndarray, faces: list, genders: list[str | None] | None = None, *,
+    def align_faces(self, photo: np.ndarray, faces: list, portraits: list[Portrait | None] | None = None, *,
                     brightened: bool = False) -> list[AlignedFace]:
         """Each face (a detection or its 5 points) aligned to the style's template, padded past the photo's edge as
         the style says (``StyleInfo.padding``), with the photo's background keyed white if it says so
-        (``StyleInfo.backdrop``). ``genders`` fixes the portrait per face where already chosen (a
-        video keeps one per track, so the padding cannot flicker); the others are judged on their crop. The crops
+        (``StyleInfo.backdrop``). ``portraits`` fixes the padding portrait per face where already chosen (a
+        video keeps one per track, so the padding cannot flicker); the others are chosen on their crop. The crops
         of a ``brightened`` photo are denoised: its gain multiplied the sensor's noise (ops/exposure.py)."""
         padding = "white" if self.info.padding == "portrait" else self.info.padding
         aligned = [align_face(photo, face, self.template, padding=padding) for face in faces]
@@ -436,31 +437,42 @@ class Style:
                 aligned = [dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, region))
                            for face, region in zip(aligned, regions)]
             if self.info.padding == "portrait":
-                aligned = self._fill_with_portraits(aligned, regions, genders or [None] * len(faces))
+                aligned = self._fill_with_portraits(aligned, regions, portraits or [None] * len(faces))
         return [dataclasses.replace(face, image=denoise(face.image)) for face in aligned] if brightened else aligned
 
     def _fill_with_portraits(self, faces: list[AlignedFace], regions: list[np.ndarray],
-                             genders: list[str | None]) -> list[AlignedFace]:
+                             portraits: list[Portrait | None]) -> list[AlignedFace]:
         """Faces whose crop reaches past the photo (``regions``: where each crop lies inside it) get the average
         portrait of their gender there (judged on the crop by the style's ``portrait_gender`` classifier, which
-        reads the face itself, not the padding)."""
+        reads the face itself, not the padding), its hair in the colour the crop shows above the brows where the
+        style asks for it (``StyleInfo.portrait_hair``)."""
         from toonbridge.faces.portraits import mean_portraits
 
         cut = [i for i, region in enumerate(regions) if not region.all()]
         if not cut:
             return faces
-        template, portraits = mean_portraits()
+        template = mean_portraits()[0]
         if template != self.info.template:
             raise ToonbridgeError(f"style {self.name!r}: the mean portraits sit on the {template} template, not {self.info.template}")
-        genders = list(genders)
-        unknown = [i for i in cut if genders[i] is None]
+        portraits = list(portraits)
+        unknown = [i for i in cut if portraits[i] is None]
         if unknown:
             x = torch.stack([image_to_tensor(resize_image(faces[i].image, self.info.size)) for i in unknown]).to(self.device)
             for i, gender in zip(unknown, self.network("portrait_gender").predict(x)):
-                genders[i] = gender
-        return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[genders[i]]),
-                                    portrait_gender=genders[i]) if i in cut else face
-                for i, face in enumerate(faces)]
+                portraits[i] = Portrait(gender, self._hair_colour(faces[i], regions[i]) if self.info.portrait_hair else None)
+        return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[i].image()), portrait=portraits[i])
+                if i in cut else face for i, face in enumerate(faces)]
+
+    def _hair_colour(self, face: AlignedFace, inside: np.ndarray) -> tuple[float, float, float] | None:
+        """The hair colour a crop shows (faces.portraits.photo_hair_colour), read with the photo's backdrop keyed
+        white; None without the segmenter, whose absence would let a wall behind the head pass for hair."""
+        from toonbridge.faces import portraits
+
+        if segmenter() is None:
+            return None
+        keyed = face.image if self.info.backdrop == "white" else key_to_white(face.image, face.landmarks5, inside)
+        colour = portraits.photo_hair_colour(keyed, inside, face.landmarks5)
+        return None if colour is None else tuple(float(v) for v in colour)
 
     def _align_cartoon(self, image: np.ndarray) -> AlignedFace:
         height, width = image.shape[:2]

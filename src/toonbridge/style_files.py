@@ -30,7 +30,9 @@ on an entire photo (tiled), not only on the aligned faces.
 ``"padding"`` (optional; default ``"blur"``) fills the part of an aligned crop that lies past the photo's edge (a
 face that fills the frame): ``"white"`` for styles trained on white-backdrop portraits; ``"portrait"`` with the
 average training portrait of the face's gender (:mod:`toonbridge.faces.portraits`), judged by the style's
-``portrait_gender`` network, so that a style that draws whole heads is shown one.
+``portrait_gender`` network, so that a style that draws whole heads is shown one. With ``"portrait_hair": true``
+the portrait's hair is moved to the colour the crop shows above the brows (``bitmoji``; ``bitmoji-groups`` kept
+fewer women as women with it, docs/models.md).
 
 ``"backdrop": "white"`` (optional; default ``"photo"``: left as it is) keys the photo's background to white in each
 aligned crop before it is translated (:mod:`toonbridge.faces.backdrop`), for styles trained on portraits cut out
@@ -80,6 +82,8 @@ class StyleInfo:
     # "blur" (faces.align.align_face), "white", or "portrait": the average training portrait of the face's gender
     # (faces.portraits; the gender from the style's "portrait_gender" network) for styles that draw whole heads.
     padding: str = "blur"
+    # With padding "portrait": the portrait's hair in the colour the crop shows above the brows (faces.portraits).
+    portrait_hair: bool = False
     # The photo's background inside an aligned crop: "photo" (as it is) or "white" (keyed out, faces.backdrop) for
     # styles that learned from portraits cut out onto white.
     backdrop: str = "photo"
@@ -107,11 +111,14 @@ def read_style(folder: str | Path) -> StyleInfo:
                          groups=dict(raw.get("groups", {})), light_background=bool(raw.get("light_background", False)),
                          reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
                          whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})),
-                         padding=raw.get("padding", "blur"), backdrop=raw.get("backdrop", "photo"))
+                         padding=raw.get("padding", "blur"), portrait_hair=bool(raw.get("portrait_hair", False)),
+                         backdrop=raw.get("backdrop", "photo"))
         if info.padding not in ("blur", "white", "portrait"):
             raise ValueError(f"padding must be blur, white or portrait, not {info.padding!r}")
         if info.padding == "portrait" and "portrait_gender" not in info.networks:
             raise ValueError("padding portrait needs a portrait_gender network (a photo gender classifier)")
+        if info.portrait_hair and info.padding != "portrait":
+            raise ValueError(f"portrait_hair needs padding portrait, not {info.padding}")
         if info.backdrop not in ("photo", "white"):
             raise ValueError(f"backdrop must be photo or white, not {info.backdrop!r}")
         _check_groups(info)

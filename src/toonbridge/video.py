@@ -25,6 +25,7 @@ import numpy as np
 
 from toonbridge.errors import InvalidImage, ToonbridgeError
 from toonbridge.faces import detect, paste_back
+from toonbridge.faces.portraits import Portrait
 from toonbridge.ops.exposure import STEADY_SECONDS, SteadyExposure, brighten
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
@@ -82,7 +83,7 @@ class _Track:
     smooth_motion: list[float] = field(default_factory=list)
     smoothed: np.ndarray | None = None
     group: str | None = None  # a group style's branch, chosen once per track so that it cannot flicker
-    portrait_gender: str | None = None  # the portrait that pads a cut-off face, chosen once per track likewise
+    portrait: Portrait | None = None  # the portrait that pads a cut-off face (gender, hair), chosen once per track likewise
 
 
 @dataclass
@@ -188,9 +189,9 @@ def cartoonize_video(style, source: str | Path, target: str | Path, *, smoothing
             gain = exposure(rgb) if style.brighten_dim_photos else 1.0
             seen = brighten(rgb, gain)
             points = tracker.update(frames, [face.landmarks5 for face in detect(seen)])
-            aligned = style.align_faces(seen, points, [track.portrait_gender for track in tracker.current], brightened=gain != 1.0)
+            aligned = style.align_faces(seen, points, [track.portrait for track in tracker.current], brightened=gain != 1.0)
             for face, track in zip(aligned, tracker.current):
-                track.portrait_gender = track.portrait_gender or face.portrait_gender
+                track.portrait = track.portrait or face.portrait
             if aligned:
                 rgb = paste_back(rgb, list(zip(aligned, _translate_tracked(style, aligned, tracker.current, group))),
                                  key_light_background=style.keys_background("cartoonize"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
@@ -12,6 +12,9 @@ from toonbridge.errors import FaceTooSmall, NoFaceFound
 from toonbridge.faces.detection import Face, detect
 from toonbridge.faces.templates import Template, get_template
 from toonbridge.imageio import ImageInput, load_image
+
+if TYPE_CHECKING:
+    from toonbridge.faces.portraits import Portrait
 
 
 # Faces narrower than this (detector box, photo pixels) are not translated by default, with a note: below it the
@@ -24,7 +27,12 @@ class AlignedFace:
     matrix: np.ndarray = field(repr=False)  # 2×3, photo pixel -> aligned pixel
     template: Template
     landmarks5: np.ndarray = field(repr=False)  # the source points mapped into the aligned image
-    portrait_gender: str | None = None  # whose average portrait ("female", "male") filled the crop past the photo's edge
+    portrait: Portrait | None = None  # what filled the crop past the photo's edge (faces.portraits), if anything
+
+    @property
+    def portrait_gender(self) -> str | None:
+        """Whose average portrait ("female", "male") filled the crop past the photo's edge."""
+        return None if self.portrait is None else self.portrait.gender
 
     @property
     def scale(self) -> float:
