@@ -84,8 +84,11 @@ def hair_kept(samples: list, cartoons: list[np.ndarray]) -> tuple[float | None, 
     truth = [hair_colour_of(align_face(load_image(s.path), s.landmarks5, "bitmoji").image) for s in samples]
     pairs = [(named, hair_colour_of(cartoon)) for named, cartoon in zip(truth, cartoons) if named]
     light = [(a, b) for a, b in pairs if a not in ("black", "brown")]
-    share = lambda found: round(float(np.mean([a == b for a, b in found])), 3) if found else None  # noqa: E731
-    return share(pairs), share(light)
+    return _share_same(pairs), _share_same(light)
+
+
+def _share_same(pairs: list[tuple]) -> float | None:
+    return round(float(np.mean([a == b for a, b in pairs])), 3) if pairs else None
 
 
 def main() -> None:

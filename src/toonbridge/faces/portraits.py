@@ -113,8 +113,8 @@ def _portrait_hair(template: str, gender: str) -> tuple[np.ndarray, np.ndarray]:
     backdrop, not its skin, outside its face's ellipse, above its chin."""
     from toonbridge.faces.templates import get_template
 
-    portrait = mean_portraits()[1][gender]
-    points = np.asarray(get_template(template).points5, np.float64) * portrait.shape[0] / get_template(template).size[0]
+    portrait, frame = mean_portraits()[1][gender], get_template(template)
+    points = np.asarray(frame.points5, np.float64) * portrait.shape[0] / frame.size[0]
     lab = _lab(portrait)
     ellipse, skin_box, _, mouth_y, down = _face_geometry(portrait.shape, points)
     rows = np.arange(portrait.shape[0])[:, None]
