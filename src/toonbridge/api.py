@@ -27,7 +27,7 @@ from toonbridge.errors import FaceTooSmall, NoFaceFound, ToonbridgeError, Unknow
 from toonbridge.faces import AlignedFace, align_face, detect, get_template, paste_back
 from toonbridge.faces.align import (MIN_FACE_PX, apply_transform, fill_past_edge, invert_transform, photo_region, similarity_transform,
                                    warp_padded, warp_to_template)
-from toonbridge.faces.backdrop import key_to_white, segmenter
+from toonbridge.faces.backdrop import key_to_white, person_mask
 from toonbridge.faces.portraits import Portrait
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
@@ -433,19 +433,25 @@ class Style:
         if self.info.backdrop == "white" or self.info.padding == "portrait":
             # Where each crop lies inside the photo: keying touches only the photo, the portrait only what lies past it.
             regions = [photo_region(photo.shape, face.matrix, face.template.size) for face in aligned]
+            portraits = portraits or [None] * len(faces)
+            # The segmenter's mask, once per crop: it keys the backdrop and tells where the hair is.
+            people = [person_mask(face.image, face.landmarks5, region) if self.info.backdrop == "white" or self.info.portrait_hair
+                      else None for face, region in zip(aligned, regions)]
+            # The hair colour is read before keying: keyed, the mask's soft edge blends the hair towards white.
+            hairs = [self._hair_colour(face, region, person) if self.info.portrait_hair and portrait is None and not region.all()
+                     else None for face, region, person, portrait in zip(aligned, regions, people, portraits)]
             if self.info.backdrop == "white":
-                aligned = [dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, region))
-                           for face, region in zip(aligned, regions)]
+                aligned = [dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, region, person))
+                           for face, region, person in zip(aligned, regions, people)]
             if self.info.padding == "portrait":
-                aligned = self._fill_with_portraits(aligned, regions, portraits or [None] * len(faces))
+                aligned = self._fill_with_portraits(aligned, regions, portraits, hairs)
         return [dataclasses.replace(face, image=denoise(face.image)) for face in aligned] if brightened else aligned
 
-    def _fill_with_portraits(self, faces: list[AlignedFace], regions: list[np.ndarray],
-                             portraits: list[Portrait | None]) -> list[AlignedFace]:
+    def _fill_with_portraits(self, faces: list[AlignedFace], regions: list[np.ndarray], portraits: list[Portrait | None],
+                             hairs: list[tuple[float, float, float] | None]) -> list[AlignedFace]:
         """Faces whose crop reaches past the photo (``regions``: where each crop lies inside it) get the average
         portrait of their gender there (judged on the crop by the style's ``portrait_gender`` classifier, which
-        reads the face itself, not the padding), its hair in the colour the crop shows above the brows where the
-        style asks for it (``StyleInfo.portrait_hair``)."""
+        reads the face itself, not the padding), its hair in the colour read off the crop (``hairs``) if any."""
         from toonbridge.faces.portraits import mean_portraits
 
         cut = [i for i, region in enumerate(regions) if not region.all()]
@@ -459,19 +465,19 @@ class Style:
         if unknown:
             x = torch.stack([image_to_tensor(resize_image(faces[i].image, self.info.size)) for i in unknown]).to(self.device)
             for i, gender in zip(unknown, self.network("portrait_gender").predict(x)):
-                portraits[i] = Portrait(gender, self._hair_colour(faces[i], regions[i]) if self.info.portrait_hair else None)
+                portraits[i] = Portrait(gender, hairs[i])
         return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[i].image()), portrait=portraits[i])
                 if i in cut else face for i, face in enumerate(faces)]
 
-    def _hair_colour(self, face: AlignedFace, inside: np.ndarray) -> tuple[float, float, float] | None:
-        """The hair colour a crop shows (faces.portraits.photo_hair_colour), read with the photo's backdrop keyed
-        white; None without the segmenter, whose absence would let a wall behind the head pass for hair."""
+    @staticmethod
+    def _hair_colour(face: AlignedFace, inside: np.ndarray, person: np.ndarray | None) -> tuple[float, float, float] | None:
+        """The hair colour an unkeyed crop shows where the segmenter finds the person (faces.portraits.photo_hair_colour);
+        None without the segmenter, whose absence would let a wall behind the head pass for hair."""
         from toonbridge.faces import portraits
 
-        if segmenter() is None:
+        if person is None:
             return None
-        keyed = face.image if self.info.backdrop == "white" else key_to_white(face.image, face.landmarks5, inside)
-        colour = portraits.photo_hair_colour(keyed, inside, face.landmarks5)
+        colour = portraits.photo_hair_colour(face.image, inside, face.landmarks5, person)
         return None if colour is None else tuple(float(v) for v in colour)
 
     def _align_cartoon(self, image: np.ndarray) -> AlignedFace:

@@ -94,15 +94,23 @@ def face_ellipse(shape: tuple[int, ...], landmarks5: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), max(eye_distance * 0.06, 0.5))
 
 
-def key_to_white(image: np.ndarray, landmarks5: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
-    """``image`` (an aligned crop, RGB uint8) with its background blended to white by the segmenter's mask; the
-    face's ellipse is always kept, and so is everything where ``inside`` is 0 (past the photo's edge: the style's
-    padding, which is not the photo's backdrop). Unchanged when the segmenter is not installed."""
+def person_mask(image: np.ndarray, landmarks5: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray | None:
+    """How surely each pixel of an aligned crop (RGB uint8) is the person, 0-1, by the segmenter: the face's ellipse
+    always, and everything where ``inside`` is 0 (past the photo's edge: the style's padding, not the photo's
+    backdrop). None when the segmenter is not installed."""
     model = segmenter()
     if model is None:
-        return image
+        return None
     keep = np.maximum(model(image), face_ellipse(image.shape, landmarks5))
-    if inside is not None:
-        keep = np.where(inside > 0, keep, 1.0)
+    return keep if inside is None else np.where(inside > 0, keep, 1.0)
+
+
+def key_to_white(image: np.ndarray, landmarks5: np.ndarray, inside: np.ndarray | None = None,
+                 person: np.ndarray | None = None) -> np.ndarray:
+    """``image`` (an aligned crop, RGB uint8) with its background blended to white by :func:`person_mask` (or
+    ``person``, that mask already computed). Unchanged when the segmenter is not installed."""
+    keep = person_mask(image, landmarks5, inside) if person is None else person
+    if keep is None:
+        return image
     keep = keep[:, :, None]
     return np.clip(np.round(image.astype(np.float32) * keep + 255.0 * (1 - keep)), 0, 255).astype(np.uint8)

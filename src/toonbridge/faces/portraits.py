@@ -43,14 +43,19 @@ def mean_portraits(path: Path = PORTRAITS) -> tuple[str, dict[str, np.ndarray]]:
 
 # The person's hair colour on the portrait. The average portrait's hair is brown (women) or dark (men) whoever the
 # person is; a dark-haired woman or a grey-haired man that fills the frame got it past the photo's edge. What shows
-# of the hair above the brows is read from the crop, with the photo's backdrop keyed white first (faces.backdrop),
-# and the portrait's hair is moved to that colour in CIELAB. A first probe without the segmenter read walls and caps
-# as hair; keyed, the backdrop no longer counts. On 200 CelebA faces cut like UTKFace chips `bitmoji` keeps the
+# of the hair above the brows is read from the crop where the segmenter finds the person (faces.backdrop), and the
+# portrait's hair is moved to that colour in CIELAB. A first probe without the segmenter read walls and caps as
+# hair; with it, the backdrop no longer counts. On 200 CelebA faces cut like UTKFace chips `bitmoji` keeps the
 # hair colour of 59.5 % instead of 40.5 %; blond on warm skin is mostly not read (docs/models.md).
 # Under this distance from the face's skin a pixel counts as skin (forehead, bald head): CIELAB with lightness at
 # half weight (:func:`_skin_distance`), since a lit forehead differs from the cheeks in lightness, hair in hue.
 SKIN_DISTANCE = 12.0
-WHITE_DISTANCE = 40.0  # RGB distance from white under which a pixel is the keyed backdrop
+WHITE_DISTANCE = 40.0  # RGB distance from white under which a pixel is blown out or white, not hair
+# The hair is read off the crop before its backdrop is keyed white, where the segmenter takes it for the person. Read
+# off the keyed crop, the mask's soft edge blended a short-haired head with the white, and those greys were much of
+# the "hair": of 239 UTKFace chips, 7 dark-skinned heads read as grey or white hair (0 now) and 25 reads were lighter
+# than the skin (14 now: blond children, babies' scalps, light headscarves).
+PERSON_SURE = 0.5
 MIN_HAIR_PIXELS = 40  # at 128 px: fewer, and the colour is not known (a bald head, a chip cut at the brows)
 # Hair is read this far above the eyes and higher (eye-to-mouth lengths; the brows are at about 0.3).
 HAIR_ABOVE_EYES = 0.4
@@ -87,18 +92,19 @@ def _skin_distance(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
     return np.linalg.norm(difference, axis=-1)
 
 
-def photo_hair_colour(keyed: np.ndarray, inside: np.ndarray, landmarks5: np.ndarray) -> np.ndarray | None:
+def photo_hair_colour(crop: np.ndarray, inside: np.ndarray, landmarks5: np.ndarray, person: np.ndarray) -> np.ndarray | None:
     """The median CIELAB colour of the hair a crop shows above the brows, or None where too little shows.
-    ``keyed``: the aligned crop with the photo's backdrop keyed white; ``inside``: 1 where it lies in the photo."""
-    height, width = keyed.shape[:2]
+    ``crop``: the aligned crop, not keyed; ``inside``: 1 where it lies in the photo; ``person``: the segmenter's
+    mask of the person in it (faces.backdrop.person_mask)."""
+    height, width = crop.shape[:2]
     scale = height / 128
-    lab = _lab(keyed)
-    ellipse, skin_box, eyes_y, _, down = _face_geometry(keyed.shape, landmarks5)
+    lab = _lab(crop)
+    ellipse, skin_box, eyes_y, _, down = _face_geometry(crop.shape, landmarks5)
     kernel = np.ones((max(1, round(5 * scale)),) * 2, np.uint8)  # off the photo's edge, where the padding seam is
     rows = np.arange(height)[:, None]
     skin = _skin_lab(lab, skin_box)
-    hair = ((cv2.erode(inside.astype(np.uint8), kernel) > 0)
-            & (np.linalg.norm(keyed.astype(np.float32) - 255.0, axis=2) > WHITE_DISTANCE)
+    hair = ((cv2.erode(inside.astype(np.uint8), kernel) > 0) & (person >= PERSON_SURE)
+            & (np.linalg.norm(crop.astype(np.float32) - 255.0, axis=2) > WHITE_DISTANCE)
             & (_skin_distance(lab, skin) > SKIN_DISTANCE)
             & (ellipse < 0.1) & (rows < eyes_y - HAIR_ABOVE_EYES * down))
     if hair.sum() < MIN_HAIR_PIXELS * scale * scale:
