@@ -46,7 +46,7 @@ def mean_portraits(path: Path = PORTRAITS) -> tuple[str, dict[str, np.ndarray]]:
 # of the hair above the brows is read from the crop where the segmenter finds the person (faces.backdrop), and the
 # portrait's hair is moved to that colour in CIELAB. A first probe without the segmenter read walls and caps as
 # hair; with it, the backdrop no longer counts. On 200 CelebA faces cut like UTKFace chips `bitmoji` keeps the
-# hair colour of 59.5 % instead of 40.5 %; blond on warm skin is mostly not read (docs/models.md).
+# hair colour of 61.5 % instead of 40.5 %; blond on warm skin is mostly not read (docs/models.md).
 # Under this distance from the face's skin a pixel counts as skin (forehead, bald head): CIELAB with lightness at
 # half weight (:func:`_skin_distance`), since a lit forehead differs from the cheeks in lightness, hair in hue.
 SKIN_DISTANCE = 12.0
