@@ -355,6 +355,10 @@ def test_the_hair_a_crop_shows_above_the_brows_is_read_and_none_where_none_shows
     cut = inside.copy()
     cut[:int(points[:2, 1].mean()) - 4] = 0  # the photo ends at the brows: its hair is not in it
     assert photo_hair_colour(crop, cut, points, person) is None
+    red_cap, cap_person, _ = _hair_test_crop((200, 30, 40))  # no hair is this vivid (HAIR_CHROMA_MAX)
+    assert photo_hair_colour(red_cap, inside, points, cap_person) is None
+    auburn, auburn_person, _ = _hair_test_crop((130, 60, 30))
+    assert photo_hair_colour(auburn, inside, points, auburn_person) is not None
 
 
 def test_the_portraits_hair_takes_the_colour_read_and_its_face_and_backdrop_stay():
