@@ -319,7 +319,7 @@ def test_the_bitmoji_styles_show_a_frame_filling_face_the_average_portrait_of_it
 WALL = (70, 110, 150)  # neither skin nor white: what the segmenter alone tells from hair
 
 
-def _hair_test_crop(hair_rgb=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hair_test_crop(hair_rgb=None, skin_rgb=(240, 205, 190)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A 128-px crop on the bitmoji template before keying: a blue wall, a skin-coloured face ellipse, and, if given,
     hair of ``hair_rgb`` over the top of the head; the segmenter's mask of the person in it; its 5 points."""
     from toonbridge.faces import get_template
@@ -335,7 +335,7 @@ def _hair_test_crop(hair_rgb=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     face = face_ellipse(crop.shape, points)
     person = np.maximum(person, face)
     # Blond hair on skin of nearly its hue counts as skin (SKIN_DISTANCE); this skin is pinker.
-    crop = np.round(crop * (1 - face[:, :, None]) + np.array([240, 205, 190]) * face[:, :, None]).astype(np.uint8)
+    crop = np.round(crop * (1 - face[:, :, None]) + np.array(skin_rgb) * face[:, :, None]).astype(np.uint8)
     return crop, person, points
 
 
@@ -358,6 +358,12 @@ def test_the_hair_a_crop_shows_above_the_brows_is_read_and_none_where_none_shows
     assert photo_hair_colour(red_cap, inside, points, cap_person) is None
     auburn, auburn_person, _ = _hair_test_crop((130, 60, 30))
     assert photo_hair_colour(auburn, inside, points, auburn_person) is not None
+    # Lighter than the skin and colourless: white hair or a baby's scalp, which Bitmoji would draw blond (PALE_CHROMA_MAX).
+    tan = (190, 140, 110)
+    white, white_person, _ = _hair_test_crop((226, 226, 222), tan)
+    assert photo_hair_colour(white, inside, points, white_person) is None
+    grey, grey_person, _ = _hair_test_crop((110, 110, 106), tan)  # grey, darker than the skin, is read
+    assert photo_hair_colour(grey, inside, points, grey_person) is not None
 
 
 def test_the_portraits_hair_takes_the_colour_read_and_its_face_and_backdrop_stay():

@@ -66,6 +66,10 @@ HAIR_FROM_SKIN = 1.5 * SKIN_DISTANCE
 # UTKFace chips, all red, pink or yellow headwear, while the vividest of 223 read from cut CelebA photos, red and
 # blond hair, reached 44. The portrait keeps its own hair.
 HAIR_CHROMA_MAX = 48.0
+# A colour lighter than the skin and nearly grey (chroma under this) is white hair or a baby's pale scalp. The
+# Bitmoji generator has no white hair and draws either blond, and the pale portrait washes the face out with it (a
+# dim, white-haired old woman; babies drawn with blotched grey crowns): the portrait keeps its own hair.
+PALE_CHROMA_MAX = 14.0
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -114,8 +118,9 @@ def photo_hair_colour(crop: np.ndarray, inside: np.ndarray, landmarks5: np.ndarr
     if hair.sum() < MIN_HAIR_PIXELS * scale * scale:
         return None
     colour = np.median(lab[hair], axis=0)
-    vivid = np.hypot(colour[1] - 128, colour[2] - 128) > HAIR_CHROMA_MAX
-    return colour if _skin_distance(colour, skin) > HAIR_FROM_SKIN and not vivid else None
+    chroma = np.hypot(colour[1] - 128, colour[2] - 128)
+    vivid, pale = chroma > HAIR_CHROMA_MAX, chroma < PALE_CHROMA_MAX and colour[0] > skin[0]
+    return colour if _skin_distance(colour, skin) > HAIR_FROM_SKIN and not vivid and not pale else None
 
 
 @functools.lru_cache(maxsize=8)
