@@ -101,8 +101,8 @@ def _skin_distance(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
 
 
 def photo_hair_colour(crop: np.ndarray, inside: np.ndarray, landmarks5: np.ndarray, person: np.ndarray) -> np.ndarray | None:
-    """The median CIELAB colour of the hair a crop shows above the brows, or None where too little shows.
-    ``crop``: the aligned crop, not keyed; ``inside``: 1 where it lies in the photo; ``person``: the segmenter's
+    """The median CIELAB colour of the hair a crop shows above the brows; None where too little shows or the colour
+    is not one to draw as hair (near the skin, a hat's, pale grey). ``crop``: the aligned crop, not keyed; ``inside``: 1 where it lies in the photo; ``person``: the segmenter's
     mask of the person in it (faces.backdrop.person_mask)."""
     height, width = crop.shape[:2]
     scale = height / 128
