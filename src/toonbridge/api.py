@@ -29,6 +29,7 @@ from toonbridge.faces.align import (MIN_FACE_PX, apply_transform, fill_past_edge
                                    warp_padded, warp_to_template)
 from toonbridge.faces.backdrop import key_to_white, person_mask
 from toonbridge.faces.portraits import Portrait
+from toonbridge.faces.sunglasses import SunglassesMode, draw_sunglasses, hide_lenses, lens_mask
 from toonbridge.imageio import ImageInput, load_image, resize_image
 from toonbridge.models import load_network
 from toonbridge.ops.exposure import brighten, denoise, exposure_gain
@@ -109,6 +110,9 @@ class Style:
             raise ToonbridgeError("refinement optimises in PyTorch (fp32 or bf16), not int8")
         self.refine_steps = refine_steps  # inverting styles (psp): optimisation steps after the encoder
         self.brighten_dim_photos = True  # cut a dim photo's (or video's) faces out brightened and denoised (ops/exposure.py)
+        # Styles with "sunglasses" in style.json: "draw" dark sunglasses on the cartoon over the portrait's eyes,
+        # "hide" them (eyes only), or "keep" them in what the generator sees (faces.sunglasses).
+        self.sunglasses: SunglassesMode = "draw"
 
     @property
     def name(self) -> str:
@@ -294,7 +298,7 @@ class Style:
         if largest_face:
             faces = [min(faces, key=lambda face: face.scale)]  # the least enlarged: the largest in the photo
         outputs, groups = self._translate_routed([face.image for face in faces], direction, group)
-        outputs = [_blend(face.image, output, strength) for face, output in zip(faces, outputs)]
+        outputs = [self.dress(face, _blend(face.image, output, strength)) for face, output in zip(faces, outputs)]
         replaced = paste_back(image, list(zip(faces, outputs)), key_light_background=self.keys_background(direction))
         results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(),
                               chosen, _face_note(face, image.shape, self.info.size) if direction == "cartoonize" else None)
@@ -437,37 +441,55 @@ class Style:
             # The segmenter's mask, once per crop: it keys the backdrop and tells where the hair is.
             people = [person_mask(face.image, face.landmarks5, region) if self.info.backdrop == "white" or self.info.portrait_hair
                       else None for face, region in zip(aligned, regions)]
-            # The hair colour is read before keying: keyed, the mask's soft edge blends the hair towards white.
-            hairs = [self._hair_colour(face, region, person) if self.info.portrait_hair and portrait is None and not region.all()
-                     else None for face, region, person, portrait in zip(aligned, regions, people, portraits)]
+            lenses = [lens_mask(face.image, _template_points(face), region) if self.info.sunglasses and self.sunglasses != "keep"
+                      else None for face, region in zip(aligned, regions)]
+            # The hair colour is read before keying: keyed, the mask's soft edge blends the hair towards white. Faces
+            # behind sunglasses get a portrait too (its eyes), which a video then keeps for the face's track.
+            hairs = [self._hair_colour(face, region, person)
+                     if self.info.portrait_hair and portrait is None and (not region.all() or lens is not None) else None
+                     for face, region, person, portrait, lens in zip(aligned, regions, people, portraits, lenses)]
             if self.info.backdrop == "white":
                 aligned = [dataclasses.replace(face, image=key_to_white(face.image, face.landmarks5, region, person))
                            for face, region, person in zip(aligned, regions, people)]
             if self.info.padding == "portrait":
-                aligned = self._fill_with_portraits(aligned, regions, portraits, hairs)
+                aligned = self._fill_with_portraits(aligned, regions, portraits, hairs, lenses)
         return [dataclasses.replace(face, image=denoise(face.image)) for face in aligned] if brightened else aligned
 
     def _fill_with_portraits(self, faces: list[AlignedFace], regions: list[np.ndarray], portraits: list[Portrait | None],
-                             hairs: list[tuple[float, float, float] | None]) -> list[AlignedFace]:
+                             hairs: list[tuple[float, float, float] | None], lenses: list[np.ndarray | None]) -> list[AlignedFace]:
         """Faces whose crop reaches past the photo (``regions``: where each crop lies inside it) get the average
         portrait of their gender there (judged on the crop by the style's ``portrait_gender`` classifier, which
-        reads the face itself, not the padding), its hair in the colour read off the crop (``hairs``) if any."""
+        reads the face itself, not the padding), its hair in the colour read off the crop (``hairs``) if any;
+        faces behind dark sunglasses (``lenses``) get its eyes there (faces.sunglasses)."""
         from toonbridge.faces.portraits import mean_portraits
 
-        cut = [i for i, region in enumerate(regions) if not region.all()]
-        if not cut:
+        needed = [i for i, (region, lens) in enumerate(zip(regions, lenses)) if not region.all() or lens is not None]
+        if not needed:
             return faces
         template = mean_portraits()[0]
         if template != self.info.template:
             raise ToonbridgeError(f"style {self.name!r}: the mean portraits sit on the {template} template, not {self.info.template}")
         portraits = list(portraits)
-        unknown = [i for i in cut if portraits[i] is None]
+        unknown = [i for i in needed if portraits[i] is None]
         if unknown:
             x = torch.stack([image_to_tensor(resize_image(faces[i].image, self.info.size)) for i in unknown]).to(self.device)
             for i, gender in zip(unknown, self.network("portrait_gender").predict(x)):
                 portraits[i] = Portrait(gender, hairs[i])
-        return [dataclasses.replace(face, image=fill_past_edge(face.image, regions[i], portraits[i].image()), portrait=portraits[i])
-                if i in cut else face for i, face in enumerate(faces)]
+        filled = list(faces)
+        for i in needed:
+            portrait = portraits[i].image()
+            image = fill_past_edge(faces[i].image, regions[i], portrait)
+            if lenses[i] is not None:
+                image = hide_lenses(image, _template_points(faces[i]), lenses[i], portrait)
+            filled[i] = dataclasses.replace(faces[i], image=image, portrait=portraits[i], lenses=lenses[i])
+        return filled
+
+    def dress(self, face: AlignedFace, output: np.ndarray) -> np.ndarray:
+        """A cartoon with what was hidden from its generator drawn back: the sunglasses of a face behind dark
+        lenses (``Style.sunglasses`` "draw"). Any other cartoon is returned as it is."""
+        if face.lenses is None or self.sunglasses != "draw":
+            return output
+        return draw_sunglasses(output, face.lenses, _template_points(face))
 
     @staticmethod
     def _hair_colour(face: AlignedFace, inside: np.ndarray, person: np.ndarray | None) -> tuple[float, float, float] | None:
@@ -508,14 +530,22 @@ class Style:
         return matrix, points
 
 
+def _template_points(face: AlignedFace) -> np.ndarray:
+    """Where the face's template puts the 5 points, in its aligned crop's pixels."""
+    return np.asarray(face.template.points5, np.float64) * face.image.shape[1] / face.template.size[0]
+
+
 def _face_note(face: AlignedFace, photo_shape: tuple[int, ...], model_size: int) -> str | None:
-    """What a user should know about one cartoonized face: that it was enlarged a lot, or that it fills the frame."""
+    """What a user should know about one cartoonized face: that it was enlarged a lot, that it was behind dark
+    sunglasses, or that it fills the frame."""
     notes = []
     # Measured against the model's input size: a 256-px template feeding a 128-px model is not an enlargement.
     enlarged = face.scale * model_size / max(face.template.size)
     if enlarged > SOFT_UPSCALE:
         notes.append(f"small face: enlarged {enlarged:.1f}× to the style's {model_size}-px face, so its aligned cartoon "
                      "looks soft when shown large")
+    if face.lenses is not None:
+        notes.append("dark sunglasses: the style was shown the average portrait's eyes behind them")
     filled = 1.0 - float(photo_region(photo_shape, face.matrix, face.template.size).mean())
     if filled > FILLED_SHARE_NOTE:
         notes.append(f"the face fills the frame: {filled:.0%} of the style's crop lay past the photo's edge and was filled "

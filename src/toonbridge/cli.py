@@ -176,6 +176,7 @@ class _TranslateOptions:
     domains: Optional[tuple[str, str]] = None  # `translate`: source and target of the many-domain network
     int8: bool = False
     refine: int = 0  # realize with a style that inverts into the face generator: optimisation steps after the encoder
+    sunglasses: str = "draw"  # styles that handle dark sunglasses (faces.sunglasses): draw, hide or keep
 
 
 Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
@@ -189,6 +190,8 @@ InferenceDevice = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
 WholePhoto = Annotated[bool, typer.Option("--whole-photo", help="Cartoonize the entire picture, background and all (whitebox styles), not only the faces.")]
 Hair = Annotated[Optional[str], typer.Option("--hair", help="twingan styles: the hair colour to give (black, brown, blond, red, white, blue).")]
 MinFace = Annotated[float, typer.Option("--min-face", min=0.0, help="Leave faces narrower than this many pixels as they are (said on stderr).")]
+Sunglasses = Annotated[str, typer.Option("--sunglasses", help="Bitmoji styles, faces behind dark sunglasses: draw cartoon "
+                                                             "sunglasses over clean eyes, hide them (eyes only), or keep the lenses in what the model sees.")]
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 
 
@@ -197,7 +200,8 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
                backend: Backend = "auto", group: Group = "auto", progress: Progress = None, quiet: Quiet = False,
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
                device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False,
-               min_face: MinFace = 24.0, whole_photo: WholePhoto = False, hair: Hair = None, int8: Int8 = False) -> None:
+               min_face: MinFace = 24.0, whole_photo: WholePhoto = False, hair: Hair = None, int8: Int8 = False,
+               sunglasses: Sunglasses = "draw") -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -209,7 +213,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
-        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair, int8=int8))
+        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair, int8=int8, sunglasses=sunglasses))
 
 
 @app.command()
@@ -317,6 +321,11 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
         _make(lambda: chosen.network(DIRECTIONS[direction]))  # an unknown colour fails here, not once per file
     _make(lambda: chosen.route([], direction, options.group))  # an unknown group fails here, not once per file
+    from toonbridge.faces.sunglasses import SUNGLASSES_MODES
+
+    if options.sunglasses not in SUNGLASSES_MODES:
+        _fail(f"--sunglasses must be one of {', '.join(SUNGLASSES_MODES)}, not {options.sunglasses!r}")
+    chosen.sunglasses = options.sunglasses
     if options.whole_photo and (direction != "cartoonize" or not chosen.info.whole_photo):
         from toonbridge.style_files import shipped_styles
 

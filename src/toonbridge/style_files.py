@@ -38,6 +38,10 @@ fewer women as women with it, docs/models.md).
 aligned crop before it is translated (:mod:`toonbridge.faces.backdrop`), for styles trained on portraits cut out
 onto white.
 
+``"sunglasses": true`` (optional; needs ``"padding": "portrait"``) finds dark sunglasses on each aligned crop, shows
+the generator the portrait's eyes there instead, and draws cartoon sunglasses on its cartoon
+(:mod:`toonbridge.faces.sunglasses`; ``Style.sunglasses`` says "draw", "hide" or "keep").
+
 ``views`` (optional) names, per role, the direction of a network that serves several (TwinGAN: one file for every
 domain): ``"views": {"to_cartoon": {"source": "photo", "target": "bitmoji"}, "to_photo": {"source": "bitmoji",
 "target": "photo"}}``; the network's ``view(source, target, hair)`` gives the one-direction network. Such a style
@@ -87,6 +91,9 @@ class StyleInfo:
     # The photo's background inside an aligned crop: "photo" (as it is) or "white" (keyed out, faces.backdrop) for
     # styles that learned from portraits cut out onto white.
     backdrop: str = "photo"
+    # With padding "portrait": dark sunglasses are hidden behind the portrait's eyes and drawn on the cartoon
+    # (faces.sunglasses), for generators that never saw any.
+    sunglasses: bool = False
 
     @property
     def group_names(self) -> list[str]:
@@ -112,13 +119,14 @@ def read_style(folder: str | Path) -> StyleInfo:
                          reframe_cartoons=bool(raw.get("reframe_cartoons", False)),
                          whole_photo=bool(raw.get("whole_photo", False)), views=dict(raw.get("views", {})),
                          padding=raw.get("padding", "blur"), portrait_hair=bool(raw.get("portrait_hair", False)),
-                         backdrop=raw.get("backdrop", "photo"))
+                         backdrop=raw.get("backdrop", "photo"), sunglasses=bool(raw.get("sunglasses", False)))
         if info.padding not in ("blur", "white", "portrait"):
             raise ValueError(f"padding must be blur, white or portrait, not {info.padding!r}")
         if info.padding == "portrait" and "portrait_gender" not in info.networks:
             raise ValueError("padding portrait needs a portrait_gender network (a photo gender classifier)")
-        if info.portrait_hair and info.padding != "portrait":
-            raise ValueError(f"portrait_hair needs padding portrait, not {info.padding}")
+        for needs_portraits in ("portrait_hair", "sunglasses"):
+            if getattr(info, needs_portraits) and info.padding != "portrait":
+                raise ValueError(f"{needs_portraits} needs padding portrait, not {info.padding}")
         if info.backdrop not in ("photo", "white"):
             raise ValueError(f"backdrop must be photo or white, not {info.backdrop!r}")
         _check_groups(info)

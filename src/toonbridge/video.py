@@ -253,7 +253,8 @@ def _translate_tracked(style, aligned: list, tracks: list[_Track], group: str | 
     new = [i for i, track in enumerate(tracks) if track.group is None]
     for i, chosen in zip(new, style.route([aligned[i].image for i in new], "cartoonize", group)):
         tracks[i].group = chosen
-    return [style.translate_aligned([face.image], "cartoonize", group=track.group)[0] for face, track in zip(aligned, tracks)]
+    return [style.dress(face, style.translate_aligned([face.image], "cartoonize", group=track.group)[0])
+            for face, track in zip(aligned, tracks)]
 
 
 def _eye_distance(points: np.ndarray) -> float:

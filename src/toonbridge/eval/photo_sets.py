@@ -120,3 +120,49 @@ def cut_like_utkface(photo: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
     cut = photo[max(0, round(y0 - top * height)):min(size_y, round(y1 + bottom * height)),
                 max(0, round(x0 - left * width)):min(size_x, round(x1 + right * width))]
     return resize_image(np.ascontiguousarray(cut), UTK_CHIP)
+
+
+# Sunglasses drawn onto photos (scripts/sunglasses_table.py): the photo sets here have almost none (a search of
+# HELEN's 1,200 faces for dark lenses found tinted glasses at most), so the shapes people wear are drawn at the
+# eyes: the lens' half-width and half-height in eye distances, and how far below the eye its centre sits.
+LENS_SHAPES = {"round": (0.36, 0.26, 0.04), "wayfarer": (0.46, 0.30, 0.08), "aviator": (0.44, 0.36, 0.12)}
+LENS_TINTS = ((18, 20, 26), (40, 28, 18), (16, 30, 28))  # black, brown, green-grey
+
+
+def with_sunglasses(photo: np.ndarray, landmarks5: np.ndarray, seed: int) -> np.ndarray:
+    """The photo with dark sunglasses drawn at its eyes (a shape and tint chosen by ``seed``): lenses 90 % opaque,
+    lighter towards the top, with a reflection, a thin frame, a bridge and the arms towards the ears."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    half_width, half_height, below = list(LENS_SHAPES.values())[seed % len(LENS_SHAPES)]
+    tint = np.array(LENS_TINTS[rng.integers(len(LENS_TINTS))], np.float32)
+    left, right = np.asarray(landmarks5[:2], np.float64)
+    distance = float(np.linalg.norm(right - left))
+    across = (right - left) / distance
+    angle = float(np.degrees(np.arctan2(across[1], across[0])))
+    lens, frame = np.zeros(photo.shape[:2], np.uint8), np.zeros(photo.shape[:2], np.uint8)
+    thickness = max(1, round(0.05 * distance))
+    centres = [eye + np.array([-across[1], across[0]]) * below * distance for eye in (left, right)]
+    for centre in centres:
+        axes = (round(half_width * distance), round(half_height * distance))
+        cv2.ellipse(lens, tuple(np.round(centre).astype(int)), axes, angle, 0, 360, 255, -1)
+        cv2.ellipse(frame, tuple(np.round(centre).astype(int)), axes, angle, 0, 360, 255, thickness)
+    inner = [centre + side * across * half_width * distance for centre, side in zip(centres, (1, -1))]
+    cv2.line(frame, tuple(np.round(inner[0]).astype(int)), tuple(np.round(inner[1]).astype(int)), 255, thickness)
+    for centre, side in zip(centres, (-1, 1)):
+        start = centre + side * across * half_width * distance
+        cv2.line(frame, tuple(np.round(start).astype(int)), tuple(np.round(start + side * across * 0.4 * distance).astype(int)), 255, thickness)
+    rows = np.linspace(0.0, 1.0, photo.shape[0], dtype=np.float32)[:, None, None]
+    glass = tint + 30 * (1 - rows)
+    # A reflection: a soft light patch on each lens' upper outer part.
+    shine = np.zeros(photo.shape[:2], np.float32)
+    for centre, side in zip(centres, (-1, 1)):
+        spot = centre + side * across * 0.4 * half_width * distance - np.array([-across[1], across[0]]) * 0.35 * half_height * distance
+        cv2.circle(shine, tuple(np.round(spot).astype(int)), max(1, round(0.12 * distance)), 1.0, -1)
+    shine = cv2.GaussianBlur(shine, (0, 0), max(0.06 * distance, 0.5)) * (lens > 0)
+    alpha = lens.astype(np.float32)[..., None] / 255 * 0.9
+    out = photo.astype(np.float32) * (1 - alpha) + glass * alpha + 70 * shine[..., None]
+    line = frame.astype(np.float32)[..., None] / 255
+    out = out * (1 - line) + 12 * line
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)

@@ -27,7 +27,8 @@ class AlignedFace:
     matrix: np.ndarray = field(repr=False)  # 2×3, photo pixel -> aligned pixel
     template: Template
     landmarks5: np.ndarray = field(repr=False)  # the source points mapped into the aligned image
-    portrait: Portrait | None = None  # what filled the crop past the photo's edge (faces.portraits), if anything
+    portrait: Portrait | None = None  # what filled the crop past the photo's edge or behind sunglasses (faces.portraits)
+    lenses: np.ndarray | None = field(default=None, repr=False)  # dark sunglasses hidden from the generator (faces.sunglasses)
 
     @property
     def portrait_gender(self) -> str | None:

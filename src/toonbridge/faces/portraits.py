@@ -72,12 +72,12 @@ HAIR_CHROMA_MAX = 48.0
 PALE_CHROMA_MAX = 14.0
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
+def cielab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB as OpenCV's 8-bit scale (L 0-255, a and b offset by 128), float32, same shape."""
     return cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
 
 
-def _face_geometry(shape: tuple[int, ...], landmarks5: np.ndarray):
+def face_geometry(shape: tuple[int, ...], landmarks5: np.ndarray):
     """(the face's ellipse mask, the skin's box, the eyes' and the mouth's height, eye-to-mouth length)."""
     from toonbridge.faces.backdrop import face_ellipse
 
@@ -88,7 +88,7 @@ def _face_geometry(shape: tuple[int, ...], landmarks5: np.ndarray):
     return face_ellipse(shape, landmarks5), skin_box, eyes_y, mouth_y, down
 
 
-def _skin_lab(lab: np.ndarray, skin_box: tuple[int, int, int, int]) -> np.ndarray:
+def skin_cielab(lab: np.ndarray, skin_box: tuple[int, int, int, int]) -> np.ndarray:
     x0, y0, x1, y1 = skin_box
     return np.median(lab[max(y0, 0):y1, max(x0, 0):x1].reshape(-1, 3), axis=0)
 
@@ -106,11 +106,11 @@ def photo_hair_colour(crop: np.ndarray, inside: np.ndarray, landmarks5: np.ndarr
     mask of the person in it (faces.backdrop.person_mask)."""
     height, width = crop.shape[:2]
     scale = height / 128
-    lab = _lab(crop)
-    ellipse, skin_box, eyes_y, _, down = _face_geometry(crop.shape, landmarks5)
+    lab = cielab(crop)
+    ellipse, skin_box, eyes_y, _, down = face_geometry(crop.shape, landmarks5)
     kernel = np.ones((max(1, round(5 * scale)),) * 2, np.uint8)  # off the photo's edge, where the padding seam is
     rows = np.arange(height)[:, None]
-    skin = _skin_lab(lab, skin_box)
+    skin = skin_cielab(lab, skin_box)
     hair = ((cv2.erode(inside.astype(np.uint8), kernel) > 0) & (person >= PERSON_SURE)
             & (np.linalg.norm(crop.astype(np.float32) - 255.0, axis=2) > WHITE_DISTANCE)
             & (_skin_distance(lab, skin) > SKIN_DISTANCE)
@@ -131,11 +131,11 @@ def _portrait_hair(template: str, gender: str) -> tuple[np.ndarray, np.ndarray]:
 
     portrait, frame = mean_portraits()[1][gender], get_template(template)
     points = np.asarray(frame.points5, np.float64) * portrait.shape[0] / frame.size[0]
-    lab = _lab(portrait)
-    ellipse, skin_box, _, mouth_y, down = _face_geometry(portrait.shape, points)
+    lab = cielab(portrait)
+    ellipse, skin_box, _, mouth_y, down = face_geometry(portrait.shape, points)
     rows = np.arange(portrait.shape[0])[:, None]
     not_backdrop = np.clip(np.linalg.norm(lab - np.array([255.0, 128.0, 128.0]), axis=2) / 80, 0, 1)
-    not_skin = np.clip((np.linalg.norm(lab - _skin_lab(lab, skin_box), axis=2) - 8) / 20, 0, 1)
+    not_skin = np.clip((np.linalg.norm(lab - skin_cielab(lab, skin_box), axis=2) - 8) / 20, 0, 1)
     above_chin = 1 - np.clip((rows - (mouth_y + 0.9 * down)) / (0.3 * down), 0, 1)
     hairness = (not_backdrop * not_skin * (1 - ellipse) * above_chin).astype(np.float32)
     return hairness, (lab * hairness[..., None]).sum((0, 1)) / hairness.sum()
@@ -159,5 +159,5 @@ def with_hair_colour(gender: str, colour: np.ndarray | None) -> np.ndarray:
     if colour is None:
         return portraits[gender]
     hairness, mean = _portrait_hair(template, gender)
-    moved = _lab(portraits[gender]) + hairness[..., None] * (np.asarray(colour, np.float32) - mean)
+    moved = cielab(portraits[gender]) + hairness[..., None] * (np.asarray(colour, np.float32) - mean)
     return cv2.cvtColor(np.clip(np.round(moved), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
