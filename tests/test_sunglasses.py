@@ -142,3 +142,5 @@ def test_the_command_line_draws_hides_or_keeps_sunglasses(tmp_path, sample_rgb, 
     assert not np.array_equal(faces["draw"], faces["hide"]) and not np.array_equal(faces["hide"], faces["keep"])
     result = CliRunner().invoke(app, ["cartoonize", str(photo), "-o", str(tmp_path / "bad"), "--sunglasses", "paint"])
     assert result.exit_code == 2 and "--sunglasses must be one of draw, hide, keep" in result.output
+    result = CliRunner().invoke(app, ["cartoonize", str(photo), "-o", str(tmp_path / "anime"), "--style", "anime", "--sunglasses", "hide"])
+    assert result.exit_code == 0 and "style 'anime' does not look for sunglasses" in result.stderr

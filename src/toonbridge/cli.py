@@ -325,6 +325,9 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
 
     if options.sunglasses not in SUNGLASSES_MODES:
         _fail(f"--sunglasses must be one of {', '.join(SUNGLASSES_MODES)}, not {options.sunglasses!r}")
+    if options.sunglasses != "draw" and not chosen.info.sunglasses:
+        print(f"note: style {chosen.name!r} does not look for sunglasses; --sunglasses {options.sunglasses} changes nothing",
+              file=sys.stderr)
     chosen.sunglasses = options.sunglasses
     if options.whole_photo and (direction != "cartoonize" or not chosen.info.whole_photo):
         from toonbridge.style_files import shipped_styles
