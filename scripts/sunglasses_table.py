@@ -1,6 +1,6 @@
 """[in-the-wild] Cartoons of faces behind dark sunglasses next to the same photos as taken, through the whole pipeline.
 
-    python scripts/sunglasses_table.py [--style bitmoji] [--limit 120] [--json out.json]
+    python scripts/sunglasses_table.py [--style bitmoji] [--limit 120] [--modes "as taken" keep hide draw] [--json out.json]
 
 The photo sets have almost no sunglasses, so dark ones are drawn onto each validation photo at its eyes
 (``eval.photo_sets.with_sunglasses``: round, wayfarer and aviator lenses in turn, black, brown or green-grey), on
@@ -27,6 +27,9 @@ from toonbridge.faces import detect
 from toonbridge.imageio import load_image, write_atomic
 
 
+MODES = ("as taken", "keep", "hide", "draw")
+
+
 def eye_points(sample) -> np.ndarray | None:
     """The photo's 5 points: its label where it has one (CelebA), else the largest detected face's."""
     if sample.landmarks5 is not None:
@@ -45,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--style", default="bitmoji")
     parser.add_argument("--limit", type=int, default=120)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="the rows to measure (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     style = load(args.style, backend="torch")
@@ -63,7 +67,7 @@ def main() -> None:
 
         style.sunglasses = "draw"
         found = np.mean([lenses_found(style, change(load_image(sample.path), index)) for index, sample in enumerate(samples)])
-        for mode in ("as taken", "keep", "hide", "draw"):
+        for mode in args.modes:
             style.sunglasses = "keep" if mode == "as taken" else mode
             outputs, genders, _, missed = largest_face_cartoons(style, samples, change=None if mode == "as taken" else change)
             row = cartoon_figures(outputs, genders, len(samples), missed)

@@ -197,8 +197,7 @@ def test_psp_anime_moves_anime_framing_to_photo_framing_and_back(cartoon):
 
     style = toonbridge.load("psp-anime", backend="torch")
     matrix = style._reframing("realize")
-    anime = np.asarray(style.cartoon_template.points5) * 128 / style.cartoon_template.size[0]
-    photo = np.asarray(style.template.points5) * 128 / style.template.size[0]
+    anime, photo = style.cartoon_template.points_at(128), style.template.points_at(128)
     assert np.abs(apply_transform(matrix, anime) - photo).max() < 3  # the eyes and mouth land where a photo has them
     assert style._reframing("cartoonize") is None and toonbridge.load("psp")._reframing("realize") is None
     crop = np.full((256, 256, 3), 90, np.uint8)

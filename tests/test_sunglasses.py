@@ -22,8 +22,7 @@ def bitmoji():
 
 
 def _template_points(size: int) -> np.ndarray:
-    template = get_template("bitmoji")
-    return np.asarray(template.points5, np.float64) * size / template.size[0]
+    return get_template("bitmoji").points_at(size)
 
 
 def test_the_average_portraits_and_the_sample_wear_no_sunglasses(bitmoji, sample_rgb, sample_face):
@@ -66,6 +65,25 @@ def test_the_generator_sees_eyes_and_the_cartoon_gets_sunglasses(bitmoji, sample
     # "draw" puts dark lenses on the cartoon where "hide" left its eyes.
     assert drawn.output[lens].mean() < eyes_only.output[lens].mean() - 40
     assert np.array_equal(drawn.output[~_grown(lens, 8)], eyes_only.output[~_grown(lens, 8)])
+
+
+def test_an_aligned_crop_behind_sunglasses_is_treated_as_a_detected_face(bitmoji, sample_rgb, sample_face):
+    """``cartoonize --aligned`` (``translate(aligned=True)``) on a crop as ``toonbridge align`` writes it."""
+    photo = with_sunglasses(sample_rgb, sample_face.landmarks5, 2)
+    faces = {}
+    try:
+        for mode in ("keep", "hide", "draw"):
+            bitmoji.sunglasses = mode
+            if mode == "keep":
+                crop = bitmoji.align_faces(photo, [sample_face])[0].image
+            faces[mode] = bitmoji.translate(crop, "cartoonize", aligned=True).faces[0]
+    finally:
+        bitmoji.sunglasses = "draw"
+    lens = lens_mask(crop, _template_points(crop.shape[0])) > 0
+    assert faces["keep"].note is None and all("dark sunglasses" in faces[mode].note for mode in ("hide", "draw"))
+    assert faces["hide"].output[lens].mean() > faces["keep"].output[lens].mean() + 30  # eyes, not dark lenses
+    assert faces["draw"].output[lens].mean() < faces["hide"].output[lens].mean() - 40
+    assert np.array_equal(faces["draw"].output[~_grown(lens, 8)], faces["hide"].output[~_grown(lens, 8)])
 
 
 def _grown(mask: np.ndarray, by: int = 6) -> np.ndarray:

@@ -264,8 +264,7 @@ class Style:
 
         template = self.template if direction == "cartoonize" else self.cartoon_template
         height, width = face.output.shape[:2]
-        points = np.asarray(template.points5, dtype=np.float64) * (width / template.size[0], height / template.size[1])
-        return cutout(face.output, points, key_light_background=self.keys_background(direction))
+        return cutout(face.output, template.points_at(width, height), key_light_background=self.keys_background(direction))
 
     def keys_background(self, direction: str) -> bool:
         """Whether pasting this direction's faces keys out a light backdrop (cartoons of light-backdrop styles)."""
@@ -291,9 +290,11 @@ class Style:
             raise ValueError(f"strength must be between 0 and 1, not {strength}")
         image = load_image(image)
         if aligned:
-            outputs, groups = self._translate_routed([image], direction, group)
-            output = _blend(image, outputs[0], strength)
-            return Translation(output, [FaceResult(aligned=image, output=output, group=groups[0])])
+            face = self._given_aligned(image, direction)
+            outputs, groups = self._translate_routed([face.image], direction, group)
+            output = self.dress(face, _blend(face.image, outputs[0], strength))
+            note = SUNGLASSES_NOTE if face.lenses is not None else None
+            return Translation(output, [FaceResult(aligned=image, output=output, group=groups[0], note=note)])
         faces, skipped = self._find_faces(image, direction, min_face)
         if largest_face:
             faces = [min(faces, key=lambda face: face.scale)]  # the least enlarged: the largest in the photo
@@ -362,7 +363,9 @@ class Style:
         return [paste_back(image, [(face, output)]) for output in outputs]
 
     def translate_aligned(self, faces: list[ImageInput], direction: str, batch_size: int = 8, group: str | None = None) -> list[np.ndarray]:
-        """Translate aligned crops (any size; the model runs at its own size and the result is resized back)."""
+        """Translate aligned crops (any size; the model runs at its own size and the result is resized back), as
+        they are: no sunglasses step, unlike ``translate(..., aligned=True)`` (evaluation and video, whose crops
+        :meth:`align_faces` already prepared, call this)."""
         _check_direction(direction)
         return self._translate_routed([load_image(face) for face in faces], direction, group, batch_size)[0]
 
@@ -389,8 +392,7 @@ class Style:
         if direction != "realize" or not self.info.reframe_cartoons:
             return None
         size = self.info.size
-        cartoon = np.asarray(self.cartoon_template.points5, np.float64) * size / self.cartoon_template.size[0]
-        photo = np.asarray(self.template.points5, np.float64) * size / self.template.size[0]
+        cartoon, photo = self.cartoon_template.points_at(size), self.template.points_at(size)
         return similarity_transform(cartoon, photo)
 
     def _to_model(self, image: np.ndarray, direction: str) -> np.ndarray:
@@ -441,7 +443,7 @@ class Style:
             # The segmenter's mask, once per crop: it keys the backdrop and tells where the hair is.
             people = [person_mask(face.image, face.landmarks5, region) if self.info.backdrop == "white" or self.info.portrait_hair
                       else None for face, region in zip(aligned, regions)]
-            lenses = [lens_mask(face.image, _template_points(face), region) if self.info.sunglasses and self.sunglasses != "keep"
+            lenses = [lens_mask(face.image, face.template_points, region) if self.info.sunglasses and self.sunglasses != "keep"
                       else None for face, region in zip(aligned, regions)]
             # The hair colour is read before keying: keyed, the mask's soft edge blends the hair towards white. Faces
             # behind sunglasses get a portrait too (its eyes), which a video then keeps for the face's track.
@@ -480,16 +482,28 @@ class Style:
             portrait = portraits[i].image()
             image = fill_past_edge(faces[i].image, regions[i], portrait)
             if lenses[i] is not None:
-                image = hide_lenses(image, _template_points(faces[i]), lenses[i], portrait)
+                image = hide_lenses(image, faces[i].template_points, lenses[i], portrait)
             filled[i] = dataclasses.replace(faces[i], image=image, portrait=portraits[i], lenses=lenses[i])
         return filled
+
+    def _given_aligned(self, image: np.ndarray, direction: str) -> AlignedFace:
+        """An aligned crop given as input, as :meth:`align_faces` leaves a detected face: behind dark sunglasses,
+        the lenses hidden (``Style.sunglasses``), so that :meth:`dress` draws them on its cartoon. Nothing lies past
+        a given crop's edge, so it gets no padding."""
+        template = self.template if direction == "cartoonize" else self.cartoon_template
+        height, width = image.shape[:2]
+        face = AlignedFace(image, np.eye(2, 3), template, template.points_at(width, height))
+        if direction != "cartoonize" or not self.info.sunglasses or self.sunglasses == "keep":
+            return face
+        lenses = lens_mask(image, face.template_points)
+        return self._fill_with_portraits([face], [np.ones((height, width), np.uint8)], [None], [None], [lenses])[0]
 
     def dress(self, face: AlignedFace, output: np.ndarray) -> np.ndarray:
         """A cartoon with what was hidden from its generator drawn back: the sunglasses of a face behind dark
         lenses (``Style.sunglasses`` "draw"). Any other cartoon is returned as it is."""
         if face.lenses is None or self.sunglasses != "draw":
             return output
-        return draw_sunglasses(output, face.lenses, _template_points(face))
+        return draw_sunglasses(output, face.lenses, face.template_points)
 
     @staticmethod
     def _hair_colour(face: AlignedFace, inside: np.ndarray, person: np.ndarray | None) -> tuple[float, float, float] | None:
@@ -530,9 +544,7 @@ class Style:
         return matrix, points
 
 
-def _template_points(face: AlignedFace) -> np.ndarray:
-    """Where the face's template puts the 5 points, in its aligned crop's pixels."""
-    return np.asarray(face.template.points5, np.float64) * face.image.shape[1] / face.template.size[0]
+SUNGLASSES_NOTE = "dark sunglasses: the style was shown the average portrait's eyes behind them"
 
 
 def _face_note(face: AlignedFace, photo_shape: tuple[int, ...], model_size: int) -> str | None:
@@ -545,7 +557,7 @@ def _face_note(face: AlignedFace, photo_shape: tuple[int, ...], model_size: int)
         notes.append(f"small face: enlarged {enlarged:.1f}× to the style's {model_size}-px face, so its aligned cartoon "
                      "looks soft when shown large")
     if face.lenses is not None:
-        notes.append("dark sunglasses: the style was shown the average portrait's eyes behind them")
+        notes.append(SUNGLASSES_NOTE)
     filled = 1.0 - float(photo_region(photo_shape, face.matrix, face.template.size).mean())
     if filled > FILLED_SHARE_NOTE:
         notes.append(f"the face fills the frame: {filled:.0%} of the style's crop lay past the photo's edge and was filled "

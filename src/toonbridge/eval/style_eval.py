@@ -112,8 +112,8 @@ class _Judges:
     def __init__(self, style, evaluation: dict):
         self.style = style
         size = style.info.size
-        photo = np.asarray(style.template.points5, float) * size / style.template.size[0]
-        cartoon = np.asarray(style.cartoon_template.points5, float) * size / style.cartoon_template.size[0]
+        photo = style.template.points_at(size)
+        cartoon = style.cartoon_template.points_at(size)
         self.frames = {"cartoonize": similarity_transform(photo, cartoon), "realize": similarity_transform(cartoon, photo)}
         self.attribute = evaluation.get("attribute")
         self.classifiers = {side: _optional_network(style.info.folder, evaluation.get(f"classifier_{side}")) for side in ("photo", "cartoon")}

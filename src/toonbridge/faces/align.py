@@ -36,6 +36,11 @@ class AlignedFace:
         return None if self.portrait is None else self.portrait.gender
 
     @property
+    def template_points(self) -> np.ndarray:
+        """Where the template puts the 5 points, in this crop's pixels (``landmarks5`` is where the face has them)."""
+        return self.template.points_at(self.image.shape[1], self.image.shape[0])
+
+    @property
     def scale(self) -> float:
         """Aligned pixels per photo pixel (>1 means the face was enlarged)."""
         return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))

@@ -162,7 +162,7 @@ def paste_back(
         local = to_photo.copy()
         local[:, 2] -= (x0, y0)
         region = (x1 - x0, y1 - y0)
-        template_points = np.asarray(aligned.template.points5, dtype=np.float64) * (face_width / template_width, face_height / template_height)
+        template_points = aligned.template.points_at(face_width, face_height)
         colours, alpha = keyed_face(new_face, template_points, key_light_background=key_light_background)
         warped = cv2.warpAffine(colours, local, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         face_mask = feather_mask(face_width, face_height, feather) * alpha

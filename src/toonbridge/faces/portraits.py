@@ -130,7 +130,7 @@ def _portrait_hair(template: str, gender: str) -> tuple[np.ndarray, np.ndarray]:
     from toonbridge.faces.templates import get_template
 
     portrait, frame = mean_portraits()[1][gender], get_template(template)
-    points = np.asarray(frame.points5, np.float64) * portrait.shape[0] / frame.size[0]
+    points = frame.points_at(portrait.shape[1])
     lab = cielab(portrait)
     ellipse, skin_box, _, mouth_y, down = face_geometry(portrait.shape, points)
     rows = np.arange(portrait.shape[0])[:, None]

@@ -20,7 +20,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from toonbridge.faces.portraits import cielab, face_geometry, skin_cielab
+from toonbridge.faces.portraits import cielab, skin_cielab
 
 # What a style does with a face behind dark sunglasses: "draw" them on the cartoon over clean eyes, "hide" them
 # (clean eyes, no sunglasses), or "keep" the lenses in what the generator sees (as before).
@@ -52,8 +52,8 @@ def _eye_shares(dark: np.ndarray, landmarks5: np.ndarray, eye_distance: float) -
 
 
 def _skin_below_lenses(landmarks5: np.ndarray) -> tuple[int, int, int, int]:
-    """The skin's box for the lens test: between the eyes' columns, from the nose to halfway down to the mouth.
-    The portraits' box (cheeks and nose from just under the eyes) lies under large lenses."""
+    """The skin's box for finding and hiding lenses: between the eyes' columns, from the nose to halfway down to
+    the mouth. The portraits' box (cheeks and nose from just under the eyes) lies under large lenses."""
     nose_y, mouth_y = float(landmarks5[2, 1]), float(landmarks5[3:5, 1].mean())
     return (int(landmarks5[0, 0]), int(nose_y), int(landmarks5[1, 0]) + 1, int((nose_y + mouth_y) / 2) + 1)
 
@@ -102,7 +102,7 @@ def hide_lenses(crop: np.ndarray, landmarks5: np.ndarray, lenses: np.ndarray, po
     if portrait.shape[:2] != (height, width):
         portrait = cv2.resize(portrait, (width, height), interpolation=cv2.INTER_AREA)
     crop_lab, portrait_lab = cielab(crop), cielab(portrait)
-    skin_box = face_geometry(crop.shape, landmarks5)[1]
+    skin_box = _skin_below_lenses(landmarks5)  # the cheeks just under the eyes lie under large lenses
     crop_skin, portrait_skin = skin_cielab(crop_lab, skin_box), skin_cielab(portrait_lab, skin_box)
     eyes = cv2.cvtColor(np.clip(np.round(portrait_lab + (crop_skin - portrait_skin)), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
     eye_distance = float(np.linalg.norm(landmarks5[1] - landmarks5[0]))

@@ -30,6 +30,12 @@ class Template:
         object.__setattr__(self, "points5", points)
         object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
 
+    def points_at(self, width: float, height: float | None = None) -> np.ndarray:
+        """The 5 points in the pixels of an aligned image ``width`` wide (and ``height`` high; by default the
+        template's aspect)."""
+        scale_y = width / self.size[0] if height is None else height / self.size[1]
+        return self.points5 * (width / self.size[0], scale_y)
+
     @property
     def eye_distance(self) -> float:
         return float(np.linalg.norm(self.points5[1] - self.points5[0]))
