@@ -294,7 +294,7 @@ class Style:
             outputs, groups = self._translate_routed([face.image], direction, group)
             output = self.dress(face, _blend(face.image, outputs[0], strength))
             note = SUNGLASSES_NOTE if face.lenses is not None else None
-            return Translation(output, [FaceResult(aligned=image, output=output, group=groups[0], note=note)])
+            return Translation(output, [FaceResult(aligned=face.image, output=output, group=groups[0], note=note)])
         faces, skipped = self._find_faces(image, direction, min_face)
         if largest_face:
             faces = [min(faces, key=lambda face: face.scale)]  # the least enlarged: the largest in the photo
