@@ -20,6 +20,8 @@ from the band above the forehead (``faces.hair``) of the whole photo aligned to 
 the cartoon's (styles on that template only). ``--portrait-hair on|off`` overrides style.json's
 ``portrait_hair``: the mean portrait past the photo's edge with the person's hair colour, or as it is.
 
+``--upscale off`` enlarges the cartoons bicubically instead of by the style's upscaler (anime's 256-px crops).
+
 ``--run`` measures a training run's last checkpoint (exported to a scratch style with the given style's settings)
 instead of the shipped weights; ``--padding`` overrides how the style pads a photo past its edge (style.json's
 ``padding``: ``blur``, ``white`` or ``portrait``), ``--backdrop`` whether the photo's background is keyed to white
@@ -105,6 +107,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--sets", nargs="+", metavar="WORD", help="only the photo sets whose name holds one of these words (e.g. men CelebA)")
     parser.add_argument("--portrait-hair", choices=["on", "off"], help="portrait padding with the person's hair colour or without, not as the style says")
+    parser.add_argument("--upscale", choices=["on", "off"], default="on", help="off: cartoons enlarged bicubically, not by the style's upscaler")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--grid", type=Path, help="a PNG: photo | cartoon, 4 faces per set")
     args = parser.parse_args()
@@ -117,6 +120,7 @@ def main() -> None:
             style.info = dataclasses.replace(style.info, backdrop=args.backdrop)
         if args.portrait_hair:
             style.info = dataclasses.replace(style.info, portrait_hair=args.portrait_hair == "on")
+        style.upscale = args.upscale == "on"
         group = args.group if style.groups else None
         cartoons, size = args.references or reference_set(style), delivered_size(style)
         table, grid_rows = {}, []
@@ -135,7 +139,7 @@ def main() -> None:
             shown = [load_image(s.path) if change is None else change(load_image(s.path), i) for i, s in enumerate(samples[:4])]
             grid_rows.append(np.concatenate([np.concatenate([resize_image(p, SIZE), resize_image(o, SIZE)], axis=1)
                                              for p, o in zip(shown, outputs[:4])], axis=1))
-    result = {"style": args.style, "references": cartoons, "size": size, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "portrait_hair": style.info.portrait_hair, "group": group, "table": table}
+    result = {"style": args.style, "references": cartoons, "size": size, "run": str(args.run) if args.run else None, "padding": style.info.padding, "backdrop": style.info.backdrop, "portrait_hair": style.info.portrait_hair, "upscale": style.upscale, "group": group, "table": table}
     if args.json:
         write_atomic(args.json, lambda handle: handle.write(json.dumps(result, indent=1).encode()))
     if args.grid:

@@ -194,13 +194,14 @@ def test_cli_output_format_quality_strength_and_device(tmp_path):
 def test_cutout_avatar_is_transparent_outside_the_head(bitmoji, cartoonized, tmp_path):
     """[polish]: a transparent cut-out avatar next to the pasted photo."""
     rgba = bitmoji.cutout(cartoonized.faces[0], "cartoonize")
-    assert rgba.shape == (128, 128, 4)
+    assert rgba.shape == (512, 512, 4)  # a profile picture's size, through the style's cartoon upscaler
     from toonbridge.faces.paste import light_backdrop
 
-    head = light_backdrop(cartoonized.faces[0].output) == 0  # the keyed backdrop takes the head's edge colours
-    assert np.array_equal(rgba[..., :3][head], cartoonized.faces[0].output[head]) and not head.all()
+    avatar = bitmoji.enlarged(cartoonized.faces[0].output, 512)
+    head = light_backdrop(avatar) == 0  # the keyed backdrop takes the head's edge colours
+    assert np.array_equal(rgba[..., :3][head], avatar[head]) and not head.all()
     alpha = rgba[..., 3]
-    assert alpha[64, 64] == 255 and alpha[:6, :6].max() == 0 and alpha[-6:, -6:].max() == 0
+    assert alpha[256, 256] == 255 and alpha[:24, :24].max() == 0 and alpha[-24:, -24:].max() == 0
     result = runner.invoke(app, ["cartoonize", str(SAMPLE), "-o", str(tmp_path), "--cutout", "--format", "jpg"])
     assert result.exit_code == 0, result.output
     written = Image.open(tmp_path / "astronaut_0_cutout.png")

@@ -53,6 +53,11 @@ SOFT_UPSCALE = 2.5
 # (bitmoji / anime framing, median of 50 faces, docs/faces.md): CelebA portraits 2 / 5 %, HELEN photos 1 / 0 %,
 # selfies 34 / 13 %, UTKFace chips 62 / 50 %; past a third the filling takes the top of the head.
 FILLED_SHARE_NOTE = 1 / 3
+# A cartoon goes through the style's ×2 upscaler while it would be shown at least this many times its width (below,
+# bicubic enlargement looks the same), up to this side: beyond it a ×2 pass costs more than a second on 2 cores.
+UPSCALE_FROM = 1.5
+UPSCALED_MAX_SIDE = 512
+AVATAR_SIDE = 512  # cartoonize --cutout: the transparent avatar's side, for styles with an upscaler
 # Whole-photo mode (fully convolutional styles): larger photos run at this longer side and are resized back.
 WHOLE_PHOTO_MAX_SIDE = 1024
 
@@ -113,6 +118,9 @@ class Style:
         # Styles with "sunglasses" in style.json: "draw" dark sunglasses on the cartoon over the portrait's eyes,
         # "hide" them (eyes only), or "keep" them in what the generator sees (faces.sunglasses).
         self.sunglasses: SunglassesMode = "draw"
+        # Styles with an "upscale_cartoon" network enlarge their cartoons with it where they are shown larger than
+        # the model draws them (models/cartoon_upscaler.py); off, they are enlarged bicubically as before.
+        self.upscale = True
 
     @property
     def name(self) -> str:
@@ -259,12 +267,14 @@ class Style:
         return [found or self.info.groups["default"] for found in chosen]
 
     def cutout(self, face: FaceResult, direction: str) -> np.ndarray:
-        """A translated face as an RGBA avatar: transparent outside the head (and on a keyed cartoon backdrop)."""
+        """A translated face as an RGBA avatar: transparent outside the head (and on a keyed cartoon backdrop); a
+        cartoon at ``AVATAR_SIDE`` px where the style has an upscaler (a profile picture is shown larger than 128)."""
         from toonbridge.faces.paste import cutout
 
         template = self.template if direction == "cartoonize" else self.cartoon_template
-        height, width = face.output.shape[:2]
-        return cutout(face.output, template.points_at(width, height), key_light_background=self.keys_background(direction))
+        image = self.enlarged(face.output, AVATAR_SIDE) if direction == "cartoonize" else face.output
+        height, width = image.shape[:2]
+        return cutout(image, template.points_at(width, height), key_light_background=self.keys_background(direction))
 
     def keys_background(self, direction: str) -> bool:
         """Whether pasting this direction's faces keys out a light backdrop (cartoons of light-backdrop styles)."""
@@ -300,7 +310,10 @@ class Style:
             faces = [min(faces, key=lambda face: face.scale)]  # the least enlarged: the largest in the photo
         outputs, groups = self._translate_routed([face.image for face in faces], direction, group)
         outputs = [self.dress(face, _blend(face.image, output, strength)) for face, output in zip(faces, outputs)]
-        replaced = paste_back(image, list(zip(faces, outputs)), key_light_background=self.keys_background(direction))
+        # A face larger in the photo than its crop is pasted from an enlarged cartoon, not a bicubic blur of it.
+        pasted = [self.enlarged(output, face.image.shape[1] / face.scale) if direction == "cartoonize" else output
+                  for face, output in zip(faces, outputs)]
+        replaced = paste_back(image, list(zip(faces, pasted)), key_light_background=self.keys_background(direction))
         results = [FaceResult(face.image, output, _box(face), apply_transform(invert_transform(face.matrix), face.landmarks5).round(2).tolist(),
                               chosen, _face_note(face, image.shape, self.info.size) if direction == "cartoonize" else None)
                    for face, output, chosen in zip(faces, outputs, groups)]
@@ -406,7 +419,23 @@ class Style:
         matrix = self._reframing(direction)
         if matrix is not None:
             output = warp_padded(output, invert_transform(matrix), (self.info.size, self.info.size), padding="edge")
+        if direction == "cartoonize":
+            output = self.enlarged(output, shape[1])
         return resize_image(output, (shape[1], shape[0]))
+
+    @torch.no_grad()
+    def enlarged(self, cartoon: np.ndarray, shown_width: float) -> np.ndarray:
+        """``cartoon`` enlarged ×2 by the style's upscaler for as long as it would still be shown at least
+        ``UPSCALE_FROM`` times its width (``shown_width``: its width where it ends up), up to ``UPSCALED_MAX_SIDE``;
+        as it is for a style without an upscaler or with ``upscale`` off."""
+        if not self.upscale or "upscale_cartoon" not in self.info.networks:
+            return cartoon
+        network = self.network("upscale_cartoon")
+        while shown_width >= UPSCALE_FROM * cartoon.shape[1] and 2 * max(cartoon.shape[:2]) <= UPSCALED_MAX_SIDE:
+            x = image_to_tensor(cartoon)[None].to(self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                cartoon = tensor_to_image(network(x).float()[0])
+        return cartoon
 
     def _find_faces(self, image: np.ndarray, direction: str, min_face: float = MIN_FACE_PX) -> tuple[list[AlignedFace], list[SkippedFace]]:
         if direction != "cartoonize":

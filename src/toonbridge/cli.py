@@ -177,9 +177,10 @@ class _TranslateOptions:
     int8: bool = False
     refine: int = 0  # realize with a style that inverts into the face generator: optimisation steps after the encoder
     sunglasses: str = "draw"  # styles that handle dark sunglasses (faces.sunglasses): draw, hide or keep
+    upscale: bool = True  # styles with a cartoon upscaler: enlarge cartoons with it (models/cartoon_upscaler.py)
 
 
-Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png).")]
+Cutout = Annotated[bool, typer.Option("--cutout", help="Also write each face as a transparent PNG avatar (DIR/<stem>_<i>_cutout.png; 512 px for styles with an upscaler).")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on success (errors still go to stderr).")]
 TranslateJson = Annotated[bool, typer.Option("--json", help="Print a JSON list: per input its output and faces (box, landmarks5, group).")]
 Strength = Annotated[float, typer.Option(min=0.0, max=1.0, help="1: the full style; 0: the input face; in between, a blend.")]
@@ -192,6 +193,8 @@ Hair = Annotated[Optional[str], typer.Option("--hair", help="twingan styles: the
 MinFace = Annotated[float, typer.Option("--min-face", min=0.0, help="Leave faces narrower than this many pixels as they are (said on stderr).")]
 Sunglasses = Annotated[str, typer.Option("--sunglasses", help="Bitmoji styles, faces behind dark sunglasses: draw cartoon "
                                                              "sunglasses over clean eyes, hide them (eyes only), or keep the lenses in what the model sees.")]
+Upscale = Annotated[bool, typer.Option("--upscale/--no-upscale", help="Styles with a cartoon upscaler: cartoons shown larger than "
+                                                                   "the model draws them (big faces, anime's 256-px crops) are enlarged by it, not bicubically.")]
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 
 
@@ -201,7 +204,7 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
                strength: Strength = 1.0, largest: Largest = False, image_format: ImageFormat = "png", quality: Quality = 92,
                device: InferenceDevice = "cpu", cutout: Cutout = False, as_json: TranslateJson = False,
                min_face: MinFace = 24.0, whole_photo: WholePhoto = False, hair: Hair = None, int8: Int8 = False,
-               sunglasses: Sunglasses = "draw") -> None:
+               sunglasses: Sunglasses = "draw", upscale: Upscale = True) -> None:
     """Turn the faces in photos into cartoon faces.
 
     Writes OUTDIR/<stem>.png (the photo with every face replaced) and OUTDIR/<stem>_<i>.png (each translated face,
@@ -213,7 +216,8 @@ def cartoonize(photos: Photos, output: OutDir, style: StyleName = "bitmoji", ali
     _translate("cartoonize", photos, output, _TranslateOptions(
         style=style, aligned=aligned, bf16=bf16, backend=backend, group=group, progress=progress, quiet=quiet,
         strength=strength, largest=largest, image_format=image_format, quality=quality, device=device, cutout=cutout,
-        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair, int8=int8, sunglasses=sunglasses))
+        as_json=as_json, min_face=min_face, whole_photo=whole_photo, hair=hair, int8=int8, sunglasses=sunglasses,
+        upscale=upscale))
 
 
 @app.command()
@@ -329,6 +333,7 @@ def _translate(direction: str, inputs: list[str], output: Path, options: _Transl
         print(f"note: style {chosen.name!r} does not look for sunglasses; --sunglasses {options.sunglasses} changes nothing",
               file=sys.stderr)
     chosen.sunglasses = options.sunglasses
+    chosen.upscale = options.upscale
     if options.whole_photo and (direction != "cartoonize" or not chosen.info.whole_photo):
         from toonbridge.style_files import shipped_styles
 

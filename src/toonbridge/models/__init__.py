@@ -82,4 +82,4 @@ def network_info(path: str | Path) -> dict:
 
 def _load_builtin() -> None:
     # Importing a family's module registers it; done lazily so `import toonbridge` stays light.
-    from toonbridge.models import attribute_classifier, cyclegan, face_probe, face_resnet, landmark_regressor, psp, stylegan, twingan, ugatit, whitebox  # noqa: F401
+    from toonbridge.models import attribute_classifier, cartoon_upscaler, cyclegan, face_probe, face_resnet, landmark_regressor, psp, stylegan, twingan, ugatit, whitebox  # noqa: F401

@@ -28,7 +28,7 @@ def register_method(name: str):
 
 def method_class(name: str) -> type["TrainingMethod"]:
     # Importing the modules registers the built-in methods.
-    from toonbridge.train import attribute_classifier, face_probe, fewshot, landmark_cyclegan, landmark_regressor, psp, stylegan, twingan, ugatit, whitebox  # noqa: F401
+    from toonbridge.train import attribute_classifier, cartoon_upscaler, face_probe, fewshot, landmark_cyclegan, landmark_regressor, psp, stylegan, twingan, ugatit, whitebox  # noqa: F401
 
     if name not in _METHODS:
         raise UnknownName(f"unknown training method {name!r}; known: {', '.join(sorted(_METHODS))}")
