@@ -74,7 +74,8 @@ def test_eval_report_measures_the_shipped_style_both_ways_and_per_group(tmp_path
 def test_eval_report_rejects_a_style_without_evaluation_data(tmp_path):
     style = tmp_path / "style"
     shutil.copytree(REPO / "src" / "toonbridge" / "weights" / "bitmoji", style)
-    shutil.copytree(REPO / "src" / "toonbridge" / "weights" / "classifiers", tmp_path / "classifiers")  # its ../classifiers
+    for shared in ("classifiers", "upscaler"):  # its ../classifiers and ../upscaler
+        shutil.copytree(REPO / "src" / "toonbridge" / "weights" / shared, tmp_path / shared)
     raw = json.loads((style / "style.json").read_text())
     del raw["evaluation"]
     (style / "style.json").write_text(json.dumps(raw))
